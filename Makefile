@@ -1,0 +1,50 @@
+# nbrec — `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+CONSTRAINTS := requirements/constraints.txt
+STAMP := $(VENV)/.installed
+NBREC_DATA_DIR ?= var/data
+export NBREC_DATA_DIR
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test test-all lint format notebooks leaderboard clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c $(CONSTRAINTS) -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install nbrec with the pinned dependency set
+
+demo: install ## generate the default data, run the notebooks, print the leaderboard
+	$(BIN)/nbrec demo
+
+test: install ## run the test suite (everything but tests marked slow)
+	$(BIN)/pytest
+
+test-all: install ## run every test, slow ones included
+	$(BIN)/pytest -m ""
+
+lint: install ## ruff check and format check (code and notebooks)
+	$(BIN)/ruff check src tests notebooks flows bentos benchmarks
+	$(BIN)/ruff format --check src tests notebooks flows bentos benchmarks
+
+format: install ## ruff format and fix in place
+	$(BIN)/ruff check --fix src tests notebooks flows bentos benchmarks
+	$(BIN)/ruff format src tests notebooks flows bentos benchmarks
+
+notebooks: install ## execute every notebook with papermill into var/notebooks (HTML too)
+	$(BIN)/nbrec notebooks run
+
+leaderboard: install ## leaderboard on the default data set (DATASET=, MODELS=)
+	$(BIN)/nbrec leaderboard --dataset $${DATASET:-synthetic} --models $${MODELS:-all}
+
+clean: ## remove runtime state under var/ (keeps .venv)
+	rm -rf var/

@@ -1,0 +1,53 @@
+"""``nbrec leaderboard``."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.table import Table
+
+from rich.console import Console
+
+from nbrec.cli.common import user_errors
+from nbrec.constants import DEFAULT_K, DEFAULT_SEED
+from nbrec.data import load_dataset
+from nbrec.data.files import parse_mapping
+from nbrec.evaluation import run_leaderboard
+
+console = Console()  # tables go to stdout
+COLUMNS = ("ndcg@{k}", "precision@{k}", "recall@{k}", "map@{k}", "mrr@{k}", "coverage",
+           "novelty", "personalisation", "validation_ndcg@{k}", "fit_seconds")  # fmt: skip
+
+
+@user_errors
+def leaderboard(
+    dataset: str = typer.Option("synthetic", help="synthetic, movielens-100k, movielens-latest-small or a file"),
+    models: str = typer.Option("random,popularity", help="comma-separated model names, or 'all'"),
+    split: str = typer.Option("stratified", help="stratified | temporal | leave-last"),
+    k: int = typer.Option(DEFAULT_K, help="cut-off"),
+    seed: int = typer.Option(DEFAULT_SEED, help="split seed"),
+    format: str = typer.Option("table", help="table | json"),
+    tune: bool = typer.Option(True, help="choose hyperparameters on the validation split"),
+    map: str = typer.Option(None, help="column mapping for a file: user_id=userId,item_id=movieId"),
+) -> None:
+    """Every model on the same split; metrics side by side, protocol recorded."""
+    if format not in {"table", "json"}:
+        raise ValueError(f"--format must be table or json, got {format!r}")
+    board = run_leaderboard(
+        load_dataset(dataset, mapping=parse_mapping(map)), models, split, k, seed,
+        tune_models=tune, progress=format == "table",
+    )  # fmt: skip
+    if format == "json":
+        print(json.dumps([{**row, "protocol": board.protocol} for row in board.records()], indent=2))
+        return
+    table = Table(title=f"leaderboard: {board.protocol['dataset']} ({board.protocol['split']}, k={k})")
+    table.add_column("model")
+    names = [c.format(k=k) for c in COLUMNS]
+    for name in names:
+        table.add_column(name, justify="right")
+    for row in board.records():
+        table.add_row(row["model"], *(f"{row[n]:.4f}" if row.get(n) is not None else "-" for n in names))
+    console.print(table)
+    console.print(f"protocol: {json.dumps(board.protocol)}")
+    console.print(f"champion (best validation ndcg@{k}): [bold]{board.champion}[/bold]")

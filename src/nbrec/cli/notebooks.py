@@ -1,0 +1,50 @@
+"""``nbrec notebooks run`` and ``nbrec demo``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from nbrec.cli.common import console, user_errors
+from nbrec.data import write_parquet_dataset
+from nbrec.data.synthetic import generate
+from nbrec.notebooks import list_notebooks, read_results, run_notebook
+from nbrec.settings import get_settings
+
+app = typer.Typer(help="Execute the notebooks with papermill.", no_args_is_help=True)
+
+
+@app.command("run")
+@user_errors
+def run(
+    names: list[str] = typer.Argument(None, help="notebooks to run (default: all, in order)"),
+    dataset: str = typer.Option("synthetic", help="DATASET parameter passed to each notebook"),
+    out: Path = typer.Option(Path("var/notebooks"), help="folder for executed copies and HTML"),
+) -> None:
+    """Execute notebooks in order; executed copies and HTML go to --out."""
+    paths = [Path(n) for n in names] if names else list_notebooks()
+    data_dir = str(get_settings().data_dir.resolve())
+    for path in paths:
+        stem = path.stem
+        results = (out / f"{stem}.json").resolve()
+        params = {"DATASET": dataset, "DATA_DIR": data_dir, "RESULTS_PATH": str(results)}
+        console.print(f"running {stem} ...")
+        run_notebook(stem, params, out)
+        console.print(f"  results: {json.dumps(read_results(results))[:300]}")
+
+
+@user_errors
+def demo() -> None:
+    """Generate the default data, run every notebook, print the leaderboard."""
+    settings = get_settings()
+    target = settings.data_dir / "synthetic"
+    if not (target / "interactions.parquet").is_file():
+        write_parquet_dataset(generate(), target)
+        console.print(f"generated the synthetic data set in {target}")
+    run(None, "synthetic", settings.var_dir / "notebooks")
+    from nbrec.cli.evaluation import leaderboard
+
+    leaderboard(dataset="synthetic", models="all", split="stratified", k=10, seed=42,
+                format="table", tune=True, map=None)  # fmt: skip

@@ -1,0 +1,105 @@
+"""Running notebooks with papermill, and the one helper their last cell uses to record results.
+
+Executed copies go under ``var/notebooks/<run>/``, with an HTML rendering from nbconvert.
+Flows and tests read the results JSON, never the notebook's output cells.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
+
+
+def notebook_path(name: str) -> Path:
+    """``"02_baselines"`` or ``"02_baselines.ipynb"`` -> path in the project's notebooks/."""
+    path = NOTEBOOK_DIR / (name if name.endswith(".ipynb") else f"{name}.ipynb")
+    if not path.is_file():
+        raise FileNotFoundError(f"notebook {path} not found; have: {[p.name for p in list_notebooks()]}")
+    return path
+
+
+def list_notebooks() -> list[Path]:
+    return sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+
+
+def notebook_parameters(path: Path) -> dict:
+    """The names and defaults of the notebook's ``parameters`` cell."""
+    import papermill
+
+    return papermill.inspect_notebook(str(path))
+
+
+def check_parameters(path: Path, parameters: dict) -> None:
+    """Papermill only warns about unknown parameters; nbrec refuses them."""
+    unknown = sorted(set(parameters) - set(notebook_parameters(path)))
+    if unknown:
+        raise ValueError(f"{path.name} has no parameter(s) {unknown}; it takes {sorted(notebook_parameters(path))}")
+
+
+def run_notebook(
+    name: str | Path,
+    parameters: dict | None = None,
+    out_dir: str | Path = "var/notebooks",
+    html: bool = True,
+    progress: bool = False,
+) -> Path:
+    """Execute a notebook with papermill into ``out_dir`` (and render HTML); return the copy's path."""
+    import papermill
+
+    path = Path(name) if Path(name).is_file() else notebook_path(str(name))
+    parameters = parameters or {}
+    check_parameters(path, parameters)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    output = out_dir / path.name
+    papermill.execute_notebook(
+        str(path), str(output), parameters=parameters, progress_bar=progress,
+        kernel_name="python3", cwd=str(out_dir),
+    )  # fmt: skip
+    if html:
+        render_html(output)
+    return output
+
+
+def render_html(notebook: Path, exclude_input: bool = False) -> Path:
+    """Render an executed notebook to HTML next to it (``exclude_input`` hides code cells)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(exclude_input=exclude_input)
+    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    target = notebook.with_suffix(".html")
+    target.write_text(body, encoding="utf-8")
+    return target
+
+
+def record_results(path: str | Path, **results) -> dict:
+    """Write ``results`` as JSON to ``path``: the last cell of every notebook calls this."""
+    clean = {key: _jsonable(value) for key, value in results.items()}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(clean, indent=2, default=str))
+    return clean
+
+
+def read_results(path: str | Path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def _jsonable(value):
+    if hasattr(value, "to_dict") and hasattr(value, "columns"):
+        return json.loads(value.to_json(orient="records"))
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value

@@ -1,0 +1,31 @@
+"""Settings from the environment (``NBREC_...``), read in one typed object."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob nbrec reads from the environment. Reading it creates nothing on disk."""
+
+    model_config = SettingsConfigDict(env_prefix="NBREC_", extra="ignore")
+
+    data_dir: Path = Path("var/data")
+    var_dir: Path = Path("var")
+    store_url: str = ""  # "" -> SQLite under var/; "redis://host:port/db" -> Redis
+    log_dir: Path | None = None  # None -> var/logs
+    admin_token: str | None = None
+    seed: int = 42
+
+    @property
+    def logs_path(self) -> Path:
+        return self.log_dir if self.log_dir is not None else self.var_dir / "logs"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; call ``get_settings.cache_clear()`` after changing the env."""
+    return Settings()

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import pandas as pd
+
+from nbrec.constants import ITEM_COL, TIMESTAMP_COL, USER_COL
+from nbrec.models import make_model
+from tests.unit.recommender_contract import RecommenderContract
+
+
+class TestRandom(RecommenderContract):
+    def make_model(self):
+        return make_model("random", seed=3)
+
+    def test_same_user_same_answer(self, fitted):
+        a = fitted.recommend(["u005"], k=5)
+        b = fitted.recommend(["u005"], k=5)
+        pd.testing.assert_frame_equal(a, b)
+
+
+class TestPopularity(RecommenderContract):
+    def make_model(self):
+        return make_model("popularity")
+
+    def test_most_popular_first(self):
+        frame = pd.DataFrame(
+            {USER_COL: ["a", "b", "c", "a", "b", "a"], ITEM_COL: ["x", "x", "x", "y", "y", "z"]}
+        )
+        model = make_model("popularity").fit(frame)
+        assert model.recommend(["new"], k=3)[ITEM_COL].tolist() == ["x", "y", "z"]
+        assert model.recommend(["c"], k=3)[ITEM_COL].tolist() == ["y", "z"]
+
+
+class TestRecency(RecommenderContract):
+    def make_model(self):
+        return make_model("recency", half_life_days=7.0)
+
+    def test_recent_beats_old(self):
+        frame = pd.DataFrame(
+            {
+                USER_COL: ["a", "b", "c", "d"],
+                ITEM_COL: ["old", "old", "new", "other"],
+                TIMESTAMP_COL: pd.to_datetime(["2026-01-01", "2026-01-01", "2026-03-01", "2026-03-01"], utc=True),
+            }
+        )
+        model = make_model("recency", half_life_days=7.0).fit(frame)
+        top = model.recommend(["nobody"], k=3)[ITEM_COL].tolist()
+        assert top.index("new") < top.index("old")
