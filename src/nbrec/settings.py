@@ -19,6 +19,12 @@ class Settings(BaseSettings):
     log_dir: Path | None = None  # None -> var/logs
     admin_token: str | None = None
     seed: int = 42
+    # Training pipeline (flows/training.py)
+    train_model: str = "auto"  # a model name, "a,b", or "auto" (every registered model but random)
+    gate_margin: float = 0.01  # candidate must beat popularity's validation NDCG by this much
+    gate_tolerance: float = 0.01  # ... and may trail the live model by at most this much
+    task_runner: str = ""  # "" -> threads; "dask" (local cluster) or "dask://host:port" (prefect-dask)
+    model_store_dir: Path | None = None  # None -> BentoML's own store (BENTOML_HOME)
 
     @property
     def logs_path(self) -> Path:
