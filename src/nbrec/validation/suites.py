@@ -1,0 +1,95 @@
+"""The expectation suites in ``expectations/*.json`` and the frames they are run on.
+
+Suites are JSON files reviewed like code. Values that depend on the run (the current time,
+k, the number of users scored) are GX suite parameters (``{"$PARAMETER": "now"}``) filled in
+here; the frames get the derived columns some expectations read (``in_catalogue``, ...).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nbrec.constants import DEFAULT_K, ITEM_COL, SCORE_COL, TIMESTAMP_COL, USER_COL, WEIGHT_COL
+
+EXPECTATIONS_DIR = Path(__file__).resolve().parents[3] / "expectations"
+SUITES = ("interactions", "items", "users", "recommendations")
+# Clocks of data producers drift a little; a few minutes ahead is not "the future".
+CLOCK_SKEW = timedelta(minutes=5)
+EARLIEST = "1990-01-01T00:00:00Z"
+COVERAGE_FLOOR = 0.05
+
+
+def load_suite(name: str) -> dict:
+    """The suite ``expectations/<name>.json`` as a dict (name, meta, expectations)."""
+    path = EXPECTATIONS_DIR / f"{name}.json"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no expectation suite {path}; have {sorted(p.stem for p in EXPECTATIONS_DIR.glob('*.json'))}"
+        )
+    return json.loads(path.read_text())
+
+
+def interactions_parameters(now: pd.Timestamp | None = None, earliest: str = EARLIEST) -> dict:
+    """Suite parameters for ``interactions``: the sane time range ends now (plus clock skew)."""
+    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+    return {"earliest": pd.Timestamp(earliest), "now": now + CLOCK_SKEW}
+
+
+def interactions_frame(raw: pd.DataFrame) -> pd.DataFrame:
+    """The raw interactions, with the timestamp parsed leniently so the range checks can run.
+
+    Nothing is dropped or filled: an unparseable timestamp becomes null and fails
+    ``timestamp not null``; null ids stay null for ``user_id not null`` to report.
+    """
+    frame = raw.copy()
+    for column in (USER_COL, ITEM_COL):
+        # pandas' "str" dtype has no name GX's type check understands; object holds the same values.
+        if column in frame and pd.api.types.is_string_dtype(frame[column]):
+            frame[column] = frame[column].astype(object)
+    if TIMESTAMP_COL in frame and not isinstance(frame[TIMESTAMP_COL].dtype, pd.DatetimeTZDtype):
+        column = frame[TIMESTAMP_COL]
+        if pd.api.types.is_numeric_dtype(column):
+            frame[TIMESTAMP_COL] = pd.to_datetime(column, unit="s", utc=True, errors="coerce")
+        else:
+            frame[TIMESTAMP_COL] = pd.to_datetime(column, utc=True, errors="coerce", format="mixed")
+    if WEIGHT_COL in frame and frame[WEIGHT_COL].dtype == object:
+        frame[WEIGHT_COL] = pd.to_numeric(frame[WEIGHT_COL], errors="coerce")
+    return frame
+
+
+def recommendation_frame(
+    recs: pd.DataFrame, catalogue: pd.Index, seen: pd.DataFrame | None
+) -> pd.DataFrame:
+    """``recs`` plus the columns the ``recommendations`` suite checks.
+
+    ``seen`` holds the (user_id, item_id) pairs of the training data; ``catalogue`` the item ids.
+    """
+    frame = recs[[USER_COL, ITEM_COL, SCORE_COL]].copy()
+    frame["in_catalogue"] = frame[ITEM_COL].astype(str).isin(pd.Index(catalogue).astype(str))
+    if seen is not None and len(seen):
+        pairs = pd.MultiIndex.from_frame(seen[[USER_COL, ITEM_COL]].astype(str))
+        keys = pd.MultiIndex.from_frame(frame[[USER_COL, ITEM_COL]].astype(str))
+        frame["seen_in_training"] = keys.isin(pairs)
+    else:
+        frame["seen_in_training"] = False
+    frame["recs_for_user"] = frame.groupby(USER_COL, sort=False)[ITEM_COL].transform("size")
+    frame[SCORE_COL] = frame[SCORE_COL].astype(np.float64)
+    return frame
+
+
+def recommendation_parameters(
+    n_users: int, n_catalogue: int, k: int = DEFAULT_K, coverage_floor: float = COVERAGE_FLOOR
+) -> dict:
+    """k per user, every user present, at least ``coverage_floor`` of the catalogue recommended."""
+    k = min(k, n_catalogue)
+    return {
+        "k": k,
+        "users": n_users,
+        "min_distinct_items": max(1, math.ceil(coverage_floor * n_catalogue)),
+    }
