@@ -1,0 +1,131 @@
+"""Sticky assignment of users to variants by hashing, and the service's experiment router.
+
+``bucket(salt, user)`` is a 64-bit blake2b hash of ``salt:user`` mapped to [0, 1): the same on
+every replica and in every process (unlike Python's salted ``hash``), with no shared state.
+A user's variant depends only on the experiment's salt and allocation, so changing the salt
+reshuffles users and changing nothing keeps them sticky.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+from datetime import datetime
+from hashlib import blake2b
+from itertools import accumulate
+from typing import NamedTuple
+
+from nbrec.experiments.config import HOLDOUT, LIVE, Experiment, Variant, check_layers
+
+_SCALE = 1.0 / 2**64
+
+
+def bucket(salt: str, user_id: str) -> float:
+    """Uniform position in [0, 1) of ``user_id`` under ``salt``."""
+    digest = blake2b(f"{salt}:{user_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") * _SCALE
+
+
+class Assignment(NamedTuple):
+    """Where a request goes: the tuple the service's ``Router`` seam returns."""
+
+    experiment: str | None
+    variant: str | None
+    model_version: str | None  # None -> whatever is live when the request is served
+
+
+NO_EXPERIMENT = Assignment(None, None, None)
+
+
+class Allocator:
+    """Variant of a user in one experiment: holdout first, then cumulative allocation bounds."""
+
+    def __init__(self, experiment: Experiment):
+        self.experiment = experiment
+        share = 1.0 - experiment.holdout
+        cuts = accumulate(v.allocation * share for v in experiment.variants)
+        self._bounds = [experiment.holdout, *(experiment.holdout + c for c in cuts)]
+        self._bounds[-1] = 1.0  # float sums may fall short of 1 by an ulp
+        self._names = [v.name for v in experiment.variants]
+
+    def variant(self, user_id: str) -> str:
+        position = bucket(self.experiment.salt, user_id)
+        if position < self._bounds[0]:
+            return HOLDOUT
+        return self._names[bisect.bisect_right(self._bounds, position) - 1]
+
+
+class Layer:
+    """Mutually exclusive experiments: each owns a slice of the layer's hash space."""
+
+    def __init__(self, name: str, experiments: list[Experiment]):
+        self.name = name
+        # Order by start then name, so adding a later experiment does not move earlier ones' users.
+        ordered = sorted(experiments, key=lambda e: (e.start is None, e.start or 0, e.name))
+        self._slices: list[tuple[float, float, Allocator]] = []
+        low = 0.0
+        for exp in ordered:
+            self._slices.append((low, low + exp.traffic, Allocator(exp)))
+            low += exp.traffic
+
+    def experiment_for(self, user_id: str) -> Allocator | None:
+        position = bucket(f"layer:{self.name}", user_id)
+        for low, high, allocator in self._slices:
+            if low <= position < high:
+                return allocator
+        return None
+
+
+class ExperimentRouter:
+    """Maps a user to (experiment, variant, model_version) for the service's routing seam.
+
+    Only running experiments count; when layers overlap for a user, the first layer by name that
+    routes the user decides the model (nbrec varies one thing, the model, per request).
+    ``live_version`` resolves variants whose model_version is ``live``; ``clock`` is for tests.
+    """
+
+    def __init__(
+        self,
+        experiments: list[Experiment],
+        live_version: Callable[[], str | None] = lambda: None,
+        clock: Callable[[], datetime] | None = None,
+    ):
+        check_layers(experiments)
+        self.experiments = {e.name: e for e in experiments}
+        names = sorted({e.layer for e in experiments})
+        self.layers = [Layer(n, [e for e in experiments if e.layer == n]) for n in names]
+        self.live_version = live_version
+        self.clock = clock
+
+    def assign(self, user_id: str) -> list[tuple[Experiment, str]]:
+        """Every (experiment, variant) the user is in right now, one per layer at most."""
+        now = self.clock() if self.clock else None
+        found = []
+        for layer in self.layers:
+            allocator = layer.experiment_for(user_id)
+            if allocator is not None and allocator.experiment.is_running(now):
+                found.append((allocator.experiment, allocator.variant(user_id)))
+        return found
+
+    def route(self, user_id: str) -> Assignment:
+        assigned = self.assign(user_id)
+        if not assigned:
+            return NO_EXPERIMENT
+        experiment, variant = assigned[0]
+        if variant == HOLDOUT:
+            return Assignment(experiment.name, HOLDOUT, self.live_version())
+        return Assignment(experiment.name, variant, self.version_of(experiment.variant(variant)))
+
+    __call__ = route
+
+    def variant_config(self, experiment: str | None, variant: str | None) -> Variant | None:
+        """The variant's config (e.g. to see that it is a bandit policy), None outside experiments."""
+        if experiment is None or variant in (None, HOLDOUT):
+            return None
+        return self.experiments[experiment].variant(variant)
+
+    def version_of(self, variant: Variant) -> str | None:
+        """A pinned version, or the live one (None when the caller resolves "live" itself)."""
+        if variant.model_version in (None, LIVE):
+            return self.live_version()
+        return variant.model_version
