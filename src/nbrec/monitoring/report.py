@@ -1,0 +1,214 @@
+"""Product metrics from the RR logs (requests + feedback), computed with DuckDB.
+
+Everything is keyed by ``(model_version, variant)``, so a new model or experiment arm shows up
+without changing a line here or in the dashboard notebook. Definitions (one place, documented):
+
+- **requests / users**: request events and distinct users in the group.
+- **CTR**: requests with at least one ``click`` feedback event / requests.
+- **engagement**: feedback events per active user per day (active = sent a request that day),
+  averaged over the group's days.
+- **retention d-N**: a user's cohort is the group and day of their first request; they are
+  retained on day N if they sent a request or feedback event exactly N days later. Only cohorts
+  whose day N lies inside the logs count (no censoring).
+- **churn**: among users first seen at least ``churn_days`` before the end of the logs, the share
+  with no activity in the last ``churn_days`` days.
+- **coverage / novelty**: the offline definitions (``nbrec.evaluation.metrics``) applied to the
+  items the group served; novelty's popularity is the share of users with feedback on the item.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from nbrec.constants import ITEM_COL, USER_COL
+from nbrec.evaluation.metrics import catalog_coverage, novelty
+
+GROUP = ["model_version", "variant"]
+NO_VARIANT = "(none)"
+LOG_PATTERN = "rr-*.jsonl"
+# Every key of the agreed RR log schema that the report reads, with its DuckDB type.
+COLUMNS = {
+    "ts": "TIMESTAMPTZ",
+    "kind": "VARCHAR",
+    "request_id": "VARCHAR",
+    "user_id": "VARCHAR",
+    "model_version": "VARCHAR",
+    "experiment": "VARCHAR",
+    "variant": "VARCHAR",
+    "items": "VARCHAR[]",
+    "fallback": "VARCHAR",
+    "latency_ms": "DOUBLE",
+    "status": "INTEGER",
+    "item_id": "VARCHAR",
+    "event": "VARCHAR",
+}
+
+
+def open_logs(log_dir: str | Path, pattern: str = LOG_PATTERN) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with views ``events``, ``requests`` and ``feedback`` over the logs."""
+    files = sorted(Path(log_dir).glob(pattern))
+    if not files:
+        raise FileNotFoundError(
+            f"no RR logs matching {pattern!r} in {Path(log_dir).resolve()}; point LOG_DIR at the "
+            "service's log folder (NBREC_LOG_DIR) or make synthetic ones with "
+            "nbrec.monitoring.fake_logs.write_fake_logs"
+        )
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")  # days are UTC days whatever the machine's zone
+    source = f"read_json({[str(f) for f in files]}, format='newline_delimited', columns={COLUMNS})"
+    con.execute(f"""
+        CREATE VIEW events AS
+        SELECT * EXCLUDE (model_version, variant),
+               coalesce(model_version, 'unknown') AS model_version,
+               coalesce(variant, '{NO_VARIANT}') AS variant,
+               CAST(ts AS DATE) AS day
+        FROM {source}""")
+    con.execute("CREATE VIEW requests AS SELECT * FROM events WHERE kind = 'request'")
+    con.execute("CREATE VIEW feedback AS SELECT * FROM events WHERE kind = 'feedback'")
+    return con
+
+
+def traffic(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Requests, users, CTR, fallback and empty-answer rates, latency per group."""
+    return con.sql("""
+        WITH clicked AS (
+            SELECT DISTINCT request_id FROM feedback WHERE event = 'click'
+        )
+        SELECT model_version, variant,
+               count(*) AS requests,
+               count(DISTINCT user_id) AS users,
+               avg(CASE WHEN c.request_id IS NULL THEN 0 ELSE 1 END) AS ctr,
+               avg(CASE WHEN coalesce(fallback, 'none') = 'none' THEN 0 ELSE 1 END) AS fallback_rate,
+               avg(CASE WHEN coalesce(len(items), 0) = 0 THEN 1 ELSE 0 END) AS empty_rate,
+               quantile_cont(latency_ms, 0.5) AS latency_p50_ms,
+               quantile_cont(latency_ms, 0.99) AS latency_p99_ms
+        FROM requests r LEFT JOIN clicked c USING (request_id)
+        GROUP BY ALL ORDER BY ALL""").df()
+
+
+def daily(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Per group and UTC day: requests, active users, CTR and engagement."""
+    return con.sql("""
+        WITH req AS (
+            SELECT model_version, variant, day, count(*) AS requests,
+                   count(DISTINCT user_id) AS active_users
+            FROM requests GROUP BY ALL
+        ), fb AS (
+            SELECT model_version, variant, day, count(*) AS feedback_events,
+                   count(DISTINCT CASE WHEN event = 'click' THEN request_id END) AS clicked_requests
+            FROM feedback GROUP BY ALL
+        )
+        SELECT req.*, coalesce(feedback_events, 0) AS feedback_events,
+               coalesce(clicked_requests, 0) / requests AS ctr,
+               coalesce(feedback_events, 0) / active_users AS engagement
+        FROM req LEFT JOIN fb USING (model_version, variant, day)
+        ORDER BY ALL""").df()
+
+
+def retention(con: duckdb.DuckDBPyConnection, days: tuple[int, ...] = (1, 7)) -> pd.DataFrame:
+    """Share of each group's first-day cohort active again exactly N days later."""
+    parts = [
+        f"""avg(CASE WHEN first_day + {n} <= last_day
+                     THEN (EXISTS (SELECT 1 FROM events e WHERE e.user_id = c.user_id
+                                   AND e.day = c.first_day + {n}))::INT END) AS retention_d{n},
+            count(CASE WHEN first_day + {n} <= last_day THEN 1 END) AS cohort_d{n}"""
+        for n in days
+    ]
+    return con.sql(f"""
+        WITH c AS (
+            SELECT user_id, arg_min(model_version, ts) AS model_version,
+                   arg_min(variant, ts) AS variant, min(day) AS first_day,
+                   (SELECT max(day) FROM events) AS last_day
+            FROM requests GROUP BY user_id
+        )
+        SELECT model_version, variant, {", ".join(parts)}
+        FROM c GROUP BY ALL ORDER BY ALL""").df()
+
+
+def churn(con: duckdb.DuckDBPyConnection, churn_days: int = 7) -> pd.DataFrame:
+    """Share of eligible users with no activity in the last ``churn_days`` days of the logs."""
+    return con.sql(f"""
+        WITH u AS (
+            SELECT user_id, arg_min(model_version, ts) FILTER (WHERE kind = 'request') AS model_version,
+                   arg_min(variant, ts) FILTER (WHERE kind = 'request') AS variant,
+                   min(day) AS first_day, max(day) AS last_active
+            FROM events GROUP BY user_id
+        ), edge AS (SELECT max(day) - {churn_days} AS cutoff FROM events)
+        SELECT model_version, variant,
+               avg((last_active <= cutoff)::INT) AS churn, count(*) AS churn_eligible
+        FROM u, edge
+        WHERE first_day <= cutoff AND model_version IS NOT NULL
+        GROUP BY ALL ORDER BY ALL""").df()
+
+
+def coverage_novelty(
+    con: duckdb.DuckDBPyConnection, catalog_size: int | None = None
+) -> pd.DataFrame:
+    """Catalog coverage and novelty of the served items per group (offline definitions)."""
+    served = con.sql("SELECT model_version, variant, unnest(items) AS item_id FROM requests").df()
+    interactions = con.sql(
+        "SELECT DISTINCT user_id, item_id FROM feedback WHERE item_id IS NOT NULL"
+    ).df()
+    if not catalog_size:  # every item the logs mention stands in for the catalogue
+        catalog_size = pd.concat([served[ITEM_COL], interactions[ITEM_COL]]).nunique()
+    rows = [
+        {
+            "model_version": version,
+            "variant": variant,
+            "coverage": catalog_coverage(group, catalog_size),
+            "novelty": novelty(group, interactions[[USER_COL, ITEM_COL]]),
+        }
+        for (version, variant), group in served.groupby(GROUP, sort=True)
+    ]
+    return pd.DataFrame(rows, columns=[*GROUP, "coverage", "novelty"])
+
+
+def engagement(daily_frame: pd.DataFrame) -> pd.DataFrame:
+    """Mean over days of feedback events per active user, per group."""
+    return daily_frame.groupby(GROUP, as_index=False)["engagement"].mean()
+
+
+def summary(
+    con: duckdb.DuckDBPyConnection, catalog_size: int | None = None, churn_days: int = 7
+) -> pd.DataFrame:
+    """One row per (model_version, variant) with every product metric of the dashboard."""
+    frame = traffic(con)
+    for part in (
+        engagement(daily(con)),
+        retention(con),
+        churn(con, churn_days),
+        coverage_novelty(con, catalog_size),
+    ):
+        frame = frame.merge(part, on=GROUP, how="left")
+    return frame
+
+
+def read_leaderboard(path: str | Path | None) -> pd.DataFrame:
+    """The offline leaderboard (``nbrec leaderboard --format json``); empty if no path/file."""
+    if not path or not Path(path).is_file():
+        return pd.DataFrame(columns=["model"])
+    return pd.DataFrame(json.loads(Path(path).read_text()))
+
+
+def offline_vs_online(online: pd.DataFrame, leaderboard: pd.DataFrame) -> pd.DataFrame:
+    """Online figures next to the offline ones of the model each version was trained from.
+
+    A version matches the longest leaderboard ``model`` name it starts with or contains
+    (versions are named ``<model>-<stamp>`` or similar); unmatched versions keep NaN offline.
+    """
+    names = sorted(
+        leaderboard.get("model", pd.Series(dtype=str)).astype(str), key=len, reverse=True
+    )
+
+    def model_of(version: str) -> str | None:
+        return next((name for name in names if name in version), None)
+
+    frame = online.assign(model=online["model_version"].map(model_of))
+    offline = leaderboard.rename(
+        columns={c: f"offline_{c}" for c in leaderboard.columns if c != "model"}
+    )
+    return frame.merge(offline, on="model", how="left") if names else frame
