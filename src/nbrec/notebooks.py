@@ -19,7 +19,9 @@ def notebook_path(name: str) -> Path:
     """``"02_baselines"`` or ``"02_baselines.ipynb"`` -> path in the project's notebooks/."""
     path = NOTEBOOK_DIR / (name if name.endswith(".ipynb") else f"{name}.ipynb")
     if not path.is_file():
-        raise FileNotFoundError(f"notebook {path} not found; have: {[p.name for p in list_notebooks()]}")
+        raise FileNotFoundError(
+            f"notebook {path} not found; have: {[p.name for p in list_notebooks()]}"
+        )
     return path
 
 
@@ -38,7 +40,9 @@ def check_parameters(path: Path, parameters: dict) -> None:
     """Papermill only warns about unknown parameters; nbrec refuses them."""
     unknown = sorted(set(parameters) - set(notebook_parameters(path)))
     if unknown:
-        raise ValueError(f"{path.name} has no parameter(s) {unknown}; it takes {sorted(notebook_parameters(path))}")
+        raise ValueError(
+            f"{path.name} has no parameter(s) {unknown}; it takes {sorted(notebook_parameters(path))}"
+        )
 
 
 def run_notebook(

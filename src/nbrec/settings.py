@@ -23,7 +23,9 @@ class Settings(BaseSettings):
     train_model: str = "auto"  # a model name, "a,b", or "auto" (every registered model but random)
     gate_margin: float = 0.01  # candidate must beat popularity's validation NDCG by this much
     gate_tolerance: float = 0.01  # ... and may trail the live model by at most this much
-    task_runner: str = ""  # "" -> threads; "dask" (local cluster) or "dask://host:port" (prefect-dask)
+    task_runner: str = (
+        ""  # "" -> threads; "dask" (local cluster) or "dask://host:port" (prefect-dask)
+    )
     model_store_dir: Path | None = None  # None -> BentoML's own store (BENTOML_HOME)
 
     @property

@@ -48,7 +48,9 @@ class RecommenderContract:
         both = fitted.recommend(["u000", "stranger"], k=3)
         assert set(both[USER_COL]) == {"u000", "stranger"}
         assert len(both[both[USER_COL] == "stranger"]) == 3
-        assert set(fitted.recommend(["u000", "stranger"], k=3, unknown="drop")[USER_COL]) == {"u000"}
+        assert set(fitted.recommend(["u000", "stranger"], k=3, unknown="drop")[USER_COL]) == {
+            "u000"
+        }
         with pytest.raises(UnknownUserError, match="stranger"):
             fitted.recommend(["stranger"], k=3, unknown="raise")
 
@@ -63,7 +65,6 @@ class RecommenderContract:
         users = ["u000", "u001", "u017", "stranger"]
         a, b = fitted.recommend(users, k=5), loaded.recommend(users, k=5)
         pd.testing.assert_frame_equal(a, b)
-
 
 
 class PersonalisedContract(RecommenderContract):

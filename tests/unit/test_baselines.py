@@ -39,7 +39,9 @@ class TestRecency(RecommenderContract):
             {
                 USER_COL: ["a", "b", "c", "d"],
                 ITEM_COL: ["old", "old", "new", "other"],
-                TIMESTAMP_COL: pd.to_datetime(["2026-01-01", "2026-01-01", "2026-03-01", "2026-03-01"], utc=True),
+                TIMESTAMP_COL: pd.to_datetime(
+                    ["2026-01-01", "2026-01-01", "2026-03-01", "2026-03-01"], utc=True
+                ),
             }
         )
         model = make_model("recency", half_life_days=7.0).fit(frame)

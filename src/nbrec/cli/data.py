@@ -9,7 +9,8 @@ import typer
 
 from nbrec.cli.common import console, user_errors
 from nbrec.data import load_dataset, write_parquet_dataset
-from nbrec.data.movielens import ARCHIVES, fetch as fetch_archive
+from nbrec.data.movielens import ARCHIVES
+from nbrec.data.movielens import fetch as fetch_archive
 from nbrec.data.synthetic import generate as generate_synthetic
 from nbrec.settings import get_settings
 

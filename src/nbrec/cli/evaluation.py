@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 import typer
-from rich.table import Table
-
 from rich.console import Console
+from rich.table import Table
 
 from nbrec.cli.common import user_errors
 from nbrec.constants import DEFAULT_K, DEFAULT_SEED
@@ -22,7 +21,9 @@ COLUMNS = ("ndcg@{k}", "precision@{k}", "recall@{k}", "map@{k}", "mrr@{k}", "cov
 
 @user_errors
 def leaderboard(
-    dataset: str = typer.Option("synthetic", help="synthetic, movielens-100k, movielens-latest-small or a file"),
+    dataset: str = typer.Option(
+        "synthetic", help="synthetic, movielens-100k, movielens-latest-small or a file"
+    ),
     models: str = typer.Option("random,popularity", help="comma-separated model names, or 'all'"),
     split: str = typer.Option("stratified", help="stratified | temporal | leave-last"),
     k: int = typer.Option(DEFAULT_K, help="cut-off"),
@@ -39,15 +40,21 @@ def leaderboard(
         tune_models=tune, progress=format == "table",
     )  # fmt: skip
     if format == "json":
-        print(json.dumps([{**row, "protocol": board.protocol} for row in board.records()], indent=2))
+        print(
+            json.dumps([{**row, "protocol": board.protocol} for row in board.records()], indent=2)
+        )
         return
-    table = Table(title=f"leaderboard: {board.protocol['dataset']} ({board.protocol['split']}, k={k})")
+    table = Table(
+        title=f"leaderboard: {board.protocol['dataset']} ({board.protocol['split']}, k={k})"
+    )
     table.add_column("model")
     names = [c.format(k=k) for c in COLUMNS]
     for name in names:
         table.add_column(name, justify="right")
     for row in board.records():
-        table.add_row(row["model"], *(f"{row[n]:.4f}" if row.get(n) is not None else "-" for n in names))
+        table.add_row(
+            row["model"], *(f"{row[n]:.4f}" if row.get(n) is not None else "-" for n in names)
+        )
     console.print(table)
     console.print(f"protocol: {json.dumps(board.protocol)}")
     console.print(f"champion (best validation ndcg@{k}): [bold]{board.champion}[/bold]")

@@ -19,7 +19,9 @@ def parse_mapping(pairs: list[str] | str | None) -> dict[str, str]:
     for pair in pairs:
         ours, sep, theirs = pair.partition("=")
         if not sep or not ours.strip() or not theirs.strip():
-            raise DataError(f"bad column mapping {pair!r}: write nbrec_name=file_column, e.g. user_id=userId")
+            raise DataError(
+                f"bad column mapping {pair!r}: write nbrec_name=file_column, e.g. user_id=userId"
+            )
         mapping[theirs.strip()] = ours.strip()
     return mapping
 
@@ -42,6 +44,8 @@ def load_file(path: str | Path, mapping: dict[str, str] | None = None) -> Datase
     if mapping:
         absent = [c for c in mapping if c not in frame.columns]
         if absent:
-            raise DataError(f"{path}: mapped column(s) {absent} not in file; found {list(frame.columns)}")
+            raise DataError(
+                f"{path}: mapped column(s) {absent} not in file; found {list(frame.columns)}"
+            )
         frame = frame.rename(columns=mapping)
     return Dataset(path.stem, coerce_interactions(frame, str(path)))

@@ -58,9 +58,13 @@ def write_parquet_dataset(dataset: Dataset, folder: str | Path) -> Path:
 
 
 def read_parquet_dataset(folder: Path, name: str) -> Dataset:
-    interactions = coerce_interactions(pd.read_parquet(folder / "interactions.parquet"), str(folder))
+    interactions = coerce_interactions(
+        pd.read_parquet(folder / "interactions.parquet"), str(folder)
+    )
     side = {}
     for table, key in (("items", ITEM_COL), ("users", USER_COL)):
         path = folder / f"{table}.parquet"
-        side[table] = coerce_side_table(pd.read_parquet(path), key, str(path)) if path.is_file() else None
+        side[table] = (
+            coerce_side_table(pd.read_parquet(path), key, str(path)) if path.is_file() else None
+        )
     return Dataset(name, interactions, side["items"], side["users"])

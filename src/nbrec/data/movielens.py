@@ -71,7 +71,9 @@ def load_100k(folder: Path) -> Dataset:
         names=[ITEM_COL, "title", "release_date", "video_release_date", "url", *GENRES_100K],
     )  # fmt: skip
     flags = items[GENRES_100K].to_numpy().astype(bool)
-    items["genres"] = ["|".join(g for g, on in zip(GENRES_100K, row, strict=True) if on) for row in flags]
+    items["genres"] = [
+        "|".join(g for g, on in zip(GENRES_100K, row, strict=True) if on) for row in flags
+    ]
     items = items[[ITEM_COL, "title", "release_date", "genres"]]
     users = pd.read_csv(
         folder / "u.user", sep="|", names=[USER_COL, "age", "gender", "occupation", "zip"]
@@ -82,7 +84,9 @@ def load_100k(folder: Path) -> Dataset:
         "movielens-100k",
         coerce_interactions(ratings, str(folder / "u.data")),
         coerce_side_table(items, ITEM_COL, str(folder / "u.item")),
-        coerce_side_table(users[[USER_COL, "age_band", "gender", "occupation"]], USER_COL, str(folder / "u.user")),
+        coerce_side_table(
+            users[[USER_COL, "age_band", "gender", "occupation"]], USER_COL, str(folder / "u.user")
+        ),
     )
 
 
@@ -141,7 +145,7 @@ def extract(name: str, payload: bytes, dest: Path) -> Path:
         for member in zf.namelist():
             if not member.startswith(archive.member_prefix) or member.endswith("/"):
                 continue
-            filename = member[len(archive.member_prefix):]
+            filename = member[len(archive.member_prefix) :]
             if "/" in filename or filename.startswith("."):
                 continue  # no nested paths: nothing can be written outside target
             data = zf.read(member)

@@ -73,9 +73,7 @@ def coerce_interactions(df: pd.DataFrame, source: str) -> pd.DataFrame:
             f"{source}: missing column(s) {missing}; found {list(df.columns)}. "
             "Pass a column mapping, e.g. --map user_id=userId"
         )
-    out = pd.DataFrame(
-        {USER_COL: _ids(df, USER_COL, source), ITEM_COL: _ids(df, ITEM_COL, source)}
-    )
+    out = pd.DataFrame({USER_COL: _ids(df, USER_COL, source), ITEM_COL: _ids(df, ITEM_COL, source)})
     out[TIMESTAMP_COL] = _timestamps(df, source)
     out[WEIGHT_COL] = _weights(df, source)
     event = df[EVENT_COL] if EVENT_COL in df.columns else pd.Series("interaction", index=df.index)
@@ -88,7 +86,9 @@ def _ids(df: pd.DataFrame, col: str, source: str) -> np.ndarray:
     nulls = series.isna()
     if nulls.any():
         row = int(np.flatnonzero(nulls.to_numpy())[0])
-        raise DataError(f"{source}: column '{col}' has {int(nulls.sum())} null value(s), first at row {row}")
+        raise DataError(
+            f"{source}: column '{col}' has {int(nulls.sum())} null value(s), first at row {row}"
+        )
     if pd.api.types.is_float_dtype(series) and (series % 1 == 0).all():
         series = series.astype("int64")
     return series.astype(str).to_numpy()
@@ -100,10 +100,17 @@ def _timestamps(df: pd.DataFrame, source: str) -> pd.Series:
         # but everything else works.
         return pd.Series(pd.Timestamp(0, tz="UTC"), index=df.index)
     raw = df[TIMESTAMP_COL]
-    if pd.api.types.is_numeric_dtype(raw):
-        parsed = pd.to_datetime(raw, unit="s", utc=True, errors="coerce")
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        parsed = pd.to_datetime(raw, utc=True)
     else:
-        parsed = pd.to_datetime(raw, utc=True, errors="coerce", format="mixed")
+        # Numbers (or numeric strings) are unix seconds; anything else is parsed as a date.
+        numeric = pd.to_numeric(raw, errors="coerce")
+        parsed = pd.to_datetime(numeric, unit="s", utc=True, errors="coerce")
+        text = numeric.isna() & raw.notna()
+        if text.any():
+            parsed[text] = pd.to_datetime(
+                raw[text].astype(str), utc=True, errors="coerce", format="mixed"
+            )
     bad = parsed.isna() & raw.notna() | raw.isna()
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
@@ -135,9 +142,11 @@ def deduplicate(interactions: pd.DataFrame) -> pd.DataFrame:
     grouped = ordered.groupby([USER_COL, ITEM_COL], sort=False, observed=True)
     latest = grouped.tail(1).set_index([USER_COL, ITEM_COL])
     latest[WEIGHT_COL] = grouped[WEIGHT_COL].max()
-    return latest.reset_index()[list(interactions.columns)].sort_values(
-        [USER_COL, TIMESTAMP_COL], kind="stable"
-    ).reset_index(drop=True)
+    return (
+        latest.reset_index()[list(interactions.columns)]
+        .sort_values([USER_COL, TIMESTAMP_COL], kind="stable")
+        .reset_index(drop=True)
+    )
 
 
 def coerce_side_table(df: pd.DataFrame | None, key: str, source: str) -> pd.DataFrame | None:
@@ -152,5 +161,7 @@ def coerce_side_table(df: pd.DataFrame | None, key: str, source: str) -> pd.Data
     out[key] = out[key].astype(str)
     dup = out[key].duplicated()
     if dup.any():
-        raise DataError(f"{source}: key column '{key}' is not unique, e.g. {out[key][dup].iloc[0]!r}")
+        raise DataError(
+            f"{source}: key column '{key}' is not unique, e.g. {out[key][dup].iloc[0]!r}"
+        )
     return out.reset_index(drop=True)

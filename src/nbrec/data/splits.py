@@ -45,7 +45,9 @@ class Split:
         """The split used to choose hyperparameters: sub_train vs validation."""
         if self.validation is None or self.sub_train is None:
             raise ValueError("this split has no validation part; build it with validation=True")
-        return Split(self.sub_train, self.validation, protocol={**self.protocol, "part": "validation"})
+        return Split(
+            self.sub_train, self.validation, protocol={**self.protocol, "part": "validation"}
+        )
 
 
 def stratified_split(
@@ -58,7 +60,9 @@ def stratified_split(
     order = rng.permutation(len(df))
     shuffled_users = df[USER_COL].to_numpy()[order]
     position = np.empty(len(df), dtype=np.int64)
-    position[order] = pd.Series(shuffled_users).groupby(shuffled_users, sort=False).cumcount().to_numpy()
+    position[order] = (
+        pd.Series(shuffled_users).groupby(shuffled_users, sort=False).cumcount().to_numpy()
+    )
     sizes = df.groupby(USER_COL, sort=False, observed=True)[USER_COL].transform("size").to_numpy()
     n_test = np.minimum(np.floor(sizes * test_ratio + 0.5), sizes - 1)
     is_test = position < n_test
@@ -66,7 +70,9 @@ def stratified_split(
 
 
 def temporal_split(
-    df: pd.DataFrame, cutoff: pd.Timestamp | str | None = None, test_ratio: float = DEFAULT_TEST_RATIO
+    df: pd.DataFrame,
+    cutoff: pd.Timestamp | str | None = None,
+    test_ratio: float = DEFAULT_TEST_RATIO,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Global time split: events at or after ``cutoff`` (default: the 1 - test_ratio quantile) are test."""
     ts = df[TIMESTAMP_COL]
@@ -84,8 +90,12 @@ def leave_last_split(df: pd.DataFrame, n: int = 1) -> tuple[pd.DataFrame, pd.Dat
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
     ordered = df.sort_values([USER_COL, TIMESTAMP_COL], kind="stable")
-    from_end = ordered.groupby(USER_COL, sort=False, observed=True).cumcount(ascending=False).to_numpy()
-    sizes = ordered.groupby(USER_COL, sort=False, observed=True)[USER_COL].transform("size").to_numpy()
+    from_end = (
+        ordered.groupby(USER_COL, sort=False, observed=True).cumcount(ascending=False).to_numpy()
+    )
+    sizes = (
+        ordered.groupby(USER_COL, sort=False, observed=True)[USER_COL].transform("size").to_numpy()
+    )
     is_test = (from_end < n) & (sizes > n)
     return ordered[~is_test].reset_index(drop=True), ordered[is_test].reset_index(drop=True)
 

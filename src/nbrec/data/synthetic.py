@@ -60,7 +60,9 @@ def generate(config: SyntheticConfig | None = None, **overrides) -> Dataset:
     for lo in range(0, cfg.users, cfg.chunk_users):
         hi = min(lo + cfg.chunk_users, cfg.users)
         chunks.append(_events(cfg, rng, np.arange(lo, hi), counts[lo:hi], taste, item_cat, cdfs))
-    users_idx, items_idx, seconds, kinds = (np.concatenate(parts) for parts in zip(*chunks, strict=True))
+    users_idx, items_idx, seconds, kinds = (
+        np.concatenate(parts) for parts in zip(*chunks, strict=True)
+    )
     interactions = pd.DataFrame(
         {
             USER_COL: _labels("u", users_idx, cfg.users),
@@ -72,7 +74,9 @@ def generate(config: SyntheticConfig | None = None, **overrides) -> Dataset:
     )
     interactions = interactions.sort_values([TIMESTAMP_COL], kind="stable").reset_index(drop=True)
     truth = pd.DataFrame({USER_COL: users[USER_COL], "taste_category": _category_names(taste)})
-    return Dataset("synthetic", interactions, items, users, meta={"config": asdict(cfg), "taste": truth})
+    return Dataset(
+        "synthetic", interactions, items, users, meta={"config": asdict(cfg), "taste": truth}
+    )
 
 
 def _labels(prefix: str, idx: np.ndarray, n: int) -> np.ndarray:
@@ -97,7 +101,9 @@ def _items(cfg: SyntheticConfig, rng: np.random.Generator):
         {
             ITEM_COL: _labels("i", np.arange(cfg.items), cfg.items),
             "category": _category_names(item_cat),
-            "price_band": rng.choice(np.array(["low", "mid", "high"]), cfg.items, p=[0.5, 0.35, 0.15]),
+            "price_band": rng.choice(
+                np.array(["low", "mid", "high"]), cfg.items, p=[0.5, 0.35, 0.15]
+            ),
             "release_date": release,
         }
     )

@@ -31,6 +31,8 @@ def evaluate(
     if items is not None:
         columns = feature_columns(items, ITEM_COL)
         features, _ = one_hot(items, columns)
-        result["diversity"] = intra_list_diversity(recs, features, pd.Index(items[ITEM_COL].astype(str)))
+        result["diversity"] = intra_list_diversity(
+            recs, features, pd.Index(items[ITEM_COL].astype(str))
+        )
     result["personalisation"] = personalisation(recs)
     return result

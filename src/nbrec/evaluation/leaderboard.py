@@ -75,7 +75,9 @@ def run_leaderboard(
         # Validation figure of the chosen configuration (fit on sub_train): used to pick the champion.
         tuning = data_split.tuning()
         val_model = make_model(name, **params).fit(tuning.train, items, users)
-        val_metric = accuracy(val_model.recommend(val_users, k), tuning.test, k)[f"{PRIMARY_METRIC}@{k}"]
+        val_metric = accuracy(val_model.recommend(val_users, k), tuning.test, k)[
+            f"{PRIMARY_METRIC}@{k}"
+        ]
         model = make_model(name, **params).fit(data_split.train, items, users)
         start = time.perf_counter()
         recs = model.recommend(test_users, k)

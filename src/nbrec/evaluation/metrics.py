@@ -80,7 +80,9 @@ def novelty(recs: pd.DataFrame, train: pd.DataFrame) -> float:
     return float(np.mean(-np.log2(np.clip(p, 1e-12, 1)))) if len(p) else 0.0
 
 
-def intra_list_diversity(recs: pd.DataFrame, features: sp.csr_matrix, feature_items: pd.Index) -> float:
+def intra_list_diversity(
+    recs: pd.DataFrame, features: sp.csr_matrix, feature_items: pd.Index
+) -> float:
     """Mean over lists of the mean pairwise cosine distance between item feature vectors.
 
     Uses sum_{a<b} cos(a, b) = (|sum f|^2 - sum |f|^2) / 2 for unit vectors f: O(n k d).

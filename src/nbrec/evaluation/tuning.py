@@ -44,7 +44,9 @@ def tune(
     tuning = split.tuning()
     target = f"{metric}@{k}"
     rows = []
-    for params in tqdm(candidates(space, max_trials), desc=f"tune {model_name}", disable=not progress):
+    for params in tqdm(
+        candidates(space, max_trials), desc=f"tune {model_name}", disable=not progress
+    ):
         model = make_model(model_name, **params).fit(tuning.train, items, users)
         recs = model.recommend(tuning.test[USER_COL].unique(), k=k)
         rows.append({**params, target: accuracy(recs, tuning.test, k)[target]})

@@ -136,7 +136,7 @@ class Recommender(ABC):
         """Learned arrays to save (no pickles). Override along with ``_set_state``."""
         return {}
 
-    def _set_state(self, state: dict[str, np.ndarray]) -> None:
+    def _set_state(self, state: dict[str, np.ndarray]) -> None:  # noqa: B027 (optional hook)
         """Restore what ``_state`` returned."""
 
     def embeddings(self) -> Embeddings | None:
@@ -199,7 +199,9 @@ class Recommender(ABC):
         rows = self.user_ids_.get_indexer(pd.Index(users))
         known = rows >= 0
         if not known.all() and unknown == "raise":
-            raise UnknownUserError(f"{int((~known).sum())} unknown user(s), e.g. {users[~known][:3].tolist()}")
+            raise UnknownUserError(
+                f"{int((~known).sum())} unknown user(s), e.g. {users[~known][:3].tolist()}"
+            )
         k = min(k, len(self.item_ids_))
         parts = []
         if known.any():
@@ -209,7 +211,11 @@ class Recommender(ABC):
             cold = np.broadcast_to(self._cold_scores(), (1, len(self.item_ids_)))
             items, scores = top_k(cold, k)
             n = int((~known).sum())
-            parts.append(_frame(users[~known], self.item_ids_, np.repeat(items, n, 0), np.repeat(scores, n, 0)))
+            parts.append(
+                _frame(
+                    users[~known], self.item_ids_, np.repeat(items, n, 0), np.repeat(scores, n, 0)
+                )
+            )
         if not parts:
             return pd.DataFrame({USER_COL: [], ITEM_COL: [], SCORE_COL: [], RANK_COL: []})
         return pd.concat(parts, ignore_index=True)
@@ -224,7 +230,9 @@ class Recommender(ABC):
             scores = np.array(self._score(chunk), dtype=np.float32, copy=True)
             if exclude_seen:
                 seen = self.seen_[chunk]
-                scores[np.repeat(np.arange(len(chunk)), np.diff(seen.indptr)), seen.indices] = -np.inf
+                scores[
+                    np.repeat(np.arange(len(chunk)), np.diff(seen.indptr)), seen.indices
+                ] = -np.inf
             items_out[lo : lo + batch], scores_out[lo : lo + batch] = top_k(scores, k)
         return items_out, scores_out
 
@@ -299,7 +307,9 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1)
 
 
-def _frame(users: np.ndarray, item_ids: pd.Index, items: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
+def _frame(
+    users: np.ndarray, item_ids: pd.Index, items: np.ndarray, scores: np.ndarray
+) -> pd.DataFrame:
     k = items.shape[1]
     valid = np.isfinite(scores).ravel()
     return pd.DataFrame(

@@ -67,7 +67,9 @@ class RecencyPopularityRecommender(PopularityRecommender):
         age_days = (ts.max() - ts).dt.total_seconds().to_numpy() / 86_400
         decay = np.power(0.5, age_days / self.half_life_days)
         codes = data.interactions["item_code"].to_numpy()
-        self.scores_ = np.bincount(codes, weights=decay, minlength=len(data.item_ids)).astype(np.float32)
+        self.scores_ = np.bincount(codes, weights=decay, minlength=len(data.item_ids)).astype(
+            np.float32
+        )
 
     def _cold_scores(self) -> np.ndarray:
         return self.scores_
