@@ -18,7 +18,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from statsmodels.stats.power import NormalIndPower, TTestIndPower
-from statsmodels.stats.proportion import proportion_confint, proportion_effectsize, proportions_ztest
+from statsmodels.stats.proportion import (
+    proportion_confint,
+    proportion_effectsize,
+    proportions_ztest,
+)
 
 from nbrec.experiments.config import HOLDOUT, Experiment
 from nbrec.experiments.online import REWARD_EVENTS
@@ -87,10 +91,14 @@ def srm_check(user_counts: dict[str, int], experiment: Experiment) -> dict:
     }  # fmt: skip
 
 
-def required_sample_size(baseline: float, mde: float, alpha: float = 0.05, power: float = 0.8) -> int:
+def required_sample_size(
+    baseline: float, mde: float, alpha: float = 0.05, power: float = 0.8
+) -> int:
     """Units per variant for a two-sided two-proportion test to detect ``baseline`` -> ``baseline + mde``."""
     if not 0 < baseline < 1 or not 0 < baseline + mde < 1:
-        raise ValueError(f"baseline {baseline} and baseline + mde {baseline + mde} must lie in (0, 1)")
+        raise ValueError(
+            f"baseline {baseline} and baseline + mde {baseline + mde} must lie in (0, 1)"
+        )
     effect = abs(proportion_effectsize(baseline + mde, baseline))
     return int(np.ceil(NormalIndPower().solve_power(effect_size=effect, alpha=alpha, power=power)))
 
@@ -109,7 +117,13 @@ def compare(
     """Treatment vs control: z-test on requests, Welch on users, bootstrap CI of the lift."""
     a = users.loc[users["variant"] == control, "ctr"].to_numpy()
     b = users.loc[users["variant"] == treatment, "ctr"].to_numpy()
-    out = {"treatment": treatment, "control": control, "lift": None, "p_value": None, "z_p_value": None}
+    out = {
+        "treatment": treatment,
+        "control": control,
+        "lift": None,
+        "p_value": None,
+        "z_p_value": None,
+    }
     if len(a) < 2 or len(b) < 2:
         return out
     clicked = [users.loc[users["variant"] == v, "clicked"].sum() for v in (treatment, control)]
@@ -134,7 +148,9 @@ def compare(
     return out
 
 
-def guardrail_breaches(metrics: pd.DataFrame, control: str, treatment: str, rails: Guardrails) -> list[str]:
+def guardrail_breaches(
+    metrics: pd.DataFrame, control: str, treatment: str, rails: Guardrails
+) -> list[str]:
     c, t = metrics.loc[control], metrics.loc[treatment]
     breaches = []
     limit = c["latency_p95"] * rails.latency_p95_ratio + rails.latency_p95_slack_ms
@@ -220,5 +236,7 @@ def _decide(result: dict, srm: dict, reasons: list[str]) -> str:
             f"{result['required_users']} needed to detect the MDE"
         )
         return UNDERPOWERED
-    reasons.append(f"{name}: no effect as large as the MDE (p={result['p_value']:.3g}) at full power")
+    reasons.append(
+        f"{name}: no effect as large as the MDE (p={result['p_value']:.3g}) at full power"
+    )
     return DONT_SHIP

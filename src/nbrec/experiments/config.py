@@ -31,7 +31,9 @@ class Variant(BaseModel):
     allocation: float = Field(gt=0, le=1)
     model_version: str | None = None
     policy: Policy | None = None
-    pool_size: int = Field(50, ge=2, le=10_000)  # bandit arms: the live version's most popular items
+    pool_size: int = Field(
+        50, ge=2, le=10_000
+    )  # bandit arms: the live version's most popular items
 
     @model_validator(mode="after")
     def _one_kind(self) -> Variant:
@@ -64,7 +66,9 @@ class Experiment(BaseModel):
     holdout: float = Field(0.0, ge=0, lt=0.5)
     control: str = ""  # "" -> the first variant
     metric: Literal["ctr"] = "ctr"
-    mde: float = Field(0.01, gt=0, lt=1)  # minimum detectable effect (absolute) for the power analysis
+    mde: float = Field(
+        0.01, gt=0, lt=1
+    )  # minimum detectable effect (absolute) for the power analysis
     alpha: float = Field(0.05, gt=0, lt=0.5)
     power: float = Field(0.8, gt=0.5, lt=1)
     variants: list[Variant] = Field(min_length=2)
@@ -87,9 +91,13 @@ class Experiment(BaseModel):
                 f"(got {[(v.name, v.allocation) for v in self.variants]})"
             )
         if self.start and self.end and self.end <= self.start:
-            raise ValueError(f"experiment {self.name!r}: end {self.end} is not after start {self.start}")
+            raise ValueError(
+                f"experiment {self.name!r}: end {self.end} is not after start {self.start}"
+            )
         if self.control and self.control not in names:
-            raise ValueError(f"experiment {self.name!r}: control {self.control!r} is not one of {names}")
+            raise ValueError(
+                f"experiment {self.name!r}: control {self.control!r} is not one of {names}"
+            )
         self.salt = self.salt or self.name
         self.control = self.control or names[0]
         return self
@@ -98,7 +106,9 @@ class Experiment(BaseModel):
         for v in self.variants:
             if v.name == name:
                 return v
-        raise KeyError(f"experiment {self.name!r} has no variant {name!r}; it has {self.variant_names}")
+        raise KeyError(
+            f"experiment {self.name!r} has no variant {name!r}; it has {self.variant_names}"
+        )
 
     @property
     def variant_names(self) -> list[str]:
@@ -118,7 +128,9 @@ def load_experiment(path: str | Path) -> Experiment:
     except yaml.YAMLError as exc:
         raise ValueError(f"{path}: not valid YAML: {exc}") from None
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'experiment'}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'experiment'}: {e['msg']}" for e in exc.errors()
+        )
         raise ValueError(f"{path}: {problems}") from None
 
 

@@ -21,7 +21,6 @@ import pandas as pd
 
 from nbrec.constants import ITEM_COL, USER_COL
 from nbrec.data.schema import Dataset
-from nbrec.experiments.assignment import bucket
 from nbrec.experiments.config import HOLDOUT, Experiment
 
 # policy(user_rows, k, rng) -> (item_rows n x k, propensities n x k or None)
@@ -40,7 +39,9 @@ class Population:
     p_other: float = 0.01
 
     @classmethod
-    def from_dataset(cls, data: Dataset, p_match: float = 0.05, p_other: float = 0.01) -> Population:
+    def from_dataset(
+        cls, data: Dataset, p_match: float = 0.05, p_other: float = 0.01
+    ) -> Population:
         """Synthetic ground truth: a user likes every item of their taste category."""
         if "taste" not in data.meta or data.items is None or "category" not in data.items:
             raise ValueError(
@@ -52,7 +53,9 @@ class Population:
         likes = taste["taste_category"].to_numpy()[:, None] == items["category"].to_numpy()[None, :]
         counts = data.interactions[ITEM_COL].value_counts()
         pop = counts.reindex(items[ITEM_COL]).fillna(0).to_numpy(dtype=float)
-        return cls(taste[USER_COL].to_numpy(), items[ITEM_COL].to_numpy(), likes, pop, p_match, p_other)
+        return cls(
+            taste[USER_COL].to_numpy(), items[ITEM_COL].to_numpy(), likes, pop, p_match, p_other
+        )
 
     @classmethod
     def from_holdout(
@@ -72,7 +75,9 @@ class Population:
         """P(click) per shown item: ``users`` (n,) rows, ``items`` (n, k) columns."""
         return np.where(self.likes[users[:, None], items], self.p_match, self.p_other)
 
-    def expected_ctr(self, policy: Policy, k: int, seed: int = 0, users: np.ndarray | None = None) -> float:
+    def expected_ctr(
+        self, policy: Policy, k: int, seed: int = 0, users: np.ndarray | None = None
+    ) -> float:
         """Exact expected request CTR (P(at least one click)) of a policy over the population."""
         users = np.arange(len(self.user_ids)) if users is None else users
         shown, _ = policy(users, k, np.random.default_rng(seed))
@@ -115,11 +120,15 @@ class Population:
         return policy
 
 
-def assign_variants(experiment: Experiment, user_ids: np.ndarray, salt: str | None = None) -> np.ndarray:
+def assign_variants(
+    experiment: Experiment, user_ids: np.ndarray, salt: str | None = None
+) -> np.ndarray:
     """Variant name per user, by the same hashing the service uses (holdout included)."""
     from nbrec.experiments.assignment import Allocator
 
-    allocator = Allocator(experiment if salt is None else experiment.model_copy(update={"salt": salt}))
+    allocator = Allocator(
+        experiment if salt is None else experiment.model_copy(update={"salt": salt})
+    )
     return np.array([allocator.variant(str(u)) for u in user_ids], dtype=object)
 
 
@@ -161,9 +170,16 @@ def simulate(
         requests.append(
             pd.DataFrame(
                 {
-                    "kind": "request", "request_id": ids, "user_id": user_ids[req_users],
-                    "experiment": experiment.name, "variant": variant, "k": k,
-                    "n_items": shown.shape[1], "latency_ms": lat, "status": 200, "fallback": None,
+                    "kind": "request",
+                    "request_id": ids,
+                    "user_id": user_ids[req_users],
+                    "experiment": experiment.name,
+                    "variant": variant,
+                    "k": k,
+                    "n_items": shown.shape[1],
+                    "latency_ms": lat,
+                    "status": 200,
+                    "fallback": None,
                     "items": list(population.item_ids[shown]),
                     "propensities": list(props) if props is not None else None,
                 }
@@ -173,9 +189,14 @@ def simulate(
         feedback.append(
             pd.DataFrame(
                 {
-                    "kind": "feedback", "request_id": ids[r], "user_id": user_ids[req_users][r],
-                    "experiment": experiment.name, "variant": variant,
-                    "item_id": population.item_ids[shown[r, c]], "event": "click", "value": 1.0,
+                    "kind": "feedback",
+                    "request_id": ids[r],
+                    "user_id": user_ids[req_users][r],
+                    "experiment": experiment.name,
+                    "variant": variant,
+                    "item_id": population.item_ids[shown[r, c]],
+                    "event": "click",
+                    "value": 1.0,
                 }
             )  # fmt: skip
         )

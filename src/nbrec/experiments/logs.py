@@ -1,0 +1,100 @@
+"""RR logs <-> the frames the analysis reads, with DuckDB over ``rr-*.jsonl``.
+
+Request rows keep what the analysis needs (``n_items`` instead of the item list); feedback rows
+are those of the experiment or answering one of its requests.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REQUEST_COLUMNS = ["ts", "request_id", "user_id", "model_version", "experiment", "variant", "k",
+                   "n_items", "latency_ms", "status", "fallback", "endpoint"]  # fmt: skip
+FEEDBACK_COLUMNS = ["ts", "request_id", "user_id", "model_version", "experiment", "variant",
+                    "item_id", "event", "value"]  # fmt: skip
+
+
+def log_files(log_dir: str | Path) -> list[Path]:
+    return sorted(Path(log_dir).glob("rr-*.jsonl"))
+
+
+def read_rr_logs(
+    log_dir: str | Path, experiment: str | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(requests, feedback) from every ``rr-*.jsonl`` under ``log_dir``, for one experiment or all."""
+    import duckdb
+
+    files = [str(p) for p in log_files(log_dir) if p.stat().st_size > 0]
+    if not files:
+        raise FileNotFoundError(
+            f"no RR logs (rr-*.jsonl) under {log_dir}: run the service (or `nbrec simulate`) first, "
+            "or point NBREC_LOG_DIR at the folder the service writes to"
+        )
+    con = duckdb.connect()
+    try:
+        # A view cannot take prepared parameters: the paths go in as quoted SQL literals.
+        quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        con.execute(
+            f"CREATE TEMP VIEW logs AS SELECT * FROM read_json([{quoted}], "
+            "format='newline_delimited', union_by_name=true, ignore_errors=true)"
+        )
+        present = {row[0] for row in con.execute("DESCRIBE logs").fetchall()}
+        requests = _select(con, present, "request", REQUEST_COLUMNS, experiment)
+        feedback = _select(con, present, "feedback", FEEDBACK_COLUMNS, None)
+    finally:
+        con.close()
+    if experiment is not None and not feedback.empty:
+        mine = feedback["experiment"].eq(experiment) | feedback["request_id"].isin(
+            requests["request_id"]
+        )
+        feedback = feedback[mine]
+    return requests.reset_index(drop=True), feedback.reset_index(drop=True)
+
+
+def _select(
+    con, present: set[str], kind: str, columns: list[str], experiment: str | None
+) -> pd.DataFrame:
+    if "kind" not in present:
+        return pd.DataFrame(columns=columns)
+    parts = []
+    for col in columns:
+        if col == "n_items":
+            parts.append("len(items) AS n_items" if "items" in present else "NULL AS n_items")
+        else:
+            parts.append(f'"{col}"' if col in present else f'NULL AS "{col}"')
+    where, params = "kind = ?", [kind]
+    if experiment is not None:
+        if "experiment" not in present:
+            return pd.DataFrame(columns=columns)
+        where, params = where + " AND experiment = ?", [kind, experiment]
+    return con.execute(f"SELECT {', '.join(parts)} FROM logs WHERE {where}", params).df()
+
+
+def write_rr_logs(
+    requests: pd.DataFrame, feedback: pd.DataFrame, log_dir: str | Path, name: str = "sim"
+) -> Path:
+    """Write simulated rows as an RR log file (``rr-<name>.jsonl``), the schema the service writes."""
+    path = Path(log_dir) / f"rr-{name}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    now = datetime.now(UTC).isoformat()
+    with path.open("w") as out:
+        for frame in (requests, feedback):
+            for record in frame.to_dict(orient="records"):
+                record.setdefault("ts", now)
+                record.setdefault("model_version", None)
+                record.pop("n_items", None)
+                out.write(json.dumps(record, default=_plain) + "\n")
+    return path
+
+
+def _plain(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} to an RR log")
