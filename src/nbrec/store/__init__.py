@@ -1,0 +1,52 @@
+"""Feature store: precomputed recommendations, vectors and counters, looked up at request time.
+
+``open_store(url)`` picks the backend: "" / None -> SQLite file under ``var/`` (embedded
+default), ``sqlite:///path/to/file.db``, or ``redis://host:port/db``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nbrec.settings import get_settings
+from nbrec.store.base import (
+    FeatureStore,
+    Ranked,
+    StoredEmbeddings,
+    StoreError,
+    VersionTables,
+)
+
+__all__ = [
+    "FeatureStore",
+    "Ranked",
+    "StoreError",
+    "StoredEmbeddings",
+    "VersionTables",
+    "open_store",
+]
+
+
+def default_sqlite_path() -> Path:
+    return get_settings().var_dir / "store" / "features.db"
+
+
+def open_store(url: str | None = None) -> FeatureStore:
+    """A store for ``url`` (default ``NBREC_STORE_URL``). Opening connects lazily."""
+    url = get_settings().store_url if url is None else url
+    if not url:
+        from nbrec.store.sqlite import SQLiteStore
+
+        return SQLiteStore(default_sqlite_path())
+    if url.startswith("sqlite:///"):
+        from nbrec.store.sqlite import SQLiteStore
+
+        return SQLiteStore(url.removeprefix("sqlite:///") or default_sqlite_path())
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        from nbrec.store.redis_store import RedisStore
+
+        return RedisStore(url)
+    raise ValueError(
+        f"unsupported store URL {url!r}: use '' (SQLite under var/), 'sqlite:///path/file.db' "
+        "or 'redis://host:port/db' (NBREC_STORE_URL)"
+    )

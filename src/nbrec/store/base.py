@@ -1,0 +1,143 @@
+"""The ``FeatureStore`` protocol and the tables a model version is published as.
+
+A store holds, per model version, everything the request path looks up: the precomputed top-N
+per user, the popularity fallback, similar items, item metadata for filters and the vectors
+that score a cold-start user with one dot product. A live pointer names the version served;
+it flips atomically. Besides versions, a store keeps per-user recently-seen items and bandit
+counters (atomic increments) shared by all service workers.
+
+Nothing is pickled: ranked lists and metadata are JSON, vectors raw little-endian float32.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import orjson
+
+# A ranked list: item ids and their scores, best first.
+Ranked = tuple[list[str], list[float]]
+RECENT_SEEN = 50  # per user, newest first; older ones drop off
+HISTORY_LENGTH = 20  # previous live versions remembered for rollback
+
+
+class StoreError(RuntimeError):
+    """The store could not answer (connection lost, locked, corrupt): callers fall back."""
+
+
+@dataclass
+class StoredEmbeddings:
+    """Request-time scoring vectors of one version (rows follow ``item_ids``)."""
+
+    item_ids: list[str]
+    item_vectors: np.ndarray  # n_items x d, float32
+    item_bias: np.ndarray  # n_items, float32
+    user_feature_names: list[str]
+    user_feature_vectors: np.ndarray  # n_features x d, float32
+
+
+@dataclass
+class VersionTables:
+    """Everything published for one model version (see ``nbrec.serving.publish``)."""
+
+    info: dict[str, Any]
+    user_recs: dict[str, Ranked]
+    popular: Ranked
+    similar: dict[str, Ranked] = field(default_factory=dict)
+    item_meta: dict[str, dict[str, Any]] = field(default_factory=dict)
+    embeddings: StoredEmbeddings | None = None
+
+
+def dumps(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+loads = orjson.loads
+
+
+def ranked_from_json(raw: bytes | str | None) -> Ranked | None:
+    if raw is None:
+        return None
+    items, scores = loads(raw)
+    return items, scores
+
+
+def embeddings_to_blobs(emb: StoredEmbeddings) -> dict[str, bytes]:
+    """Embeddings as named byte strings: a JSON header plus raw float32 arrays."""
+    vectors = np.ascontiguousarray(emb.item_vectors, dtype="<f4")
+    features = np.ascontiguousarray(emb.user_feature_vectors, dtype="<f4")
+    header = {
+        "item_ids": emb.item_ids,
+        "dim": int(vectors.shape[1]) if vectors.ndim == 2 else 0,
+        "user_feature_names": emb.user_feature_names,
+    }
+    return {
+        "emb_header": dumps(header),
+        "emb_items": vectors.tobytes(),
+        "emb_bias": np.ascontiguousarray(emb.item_bias, dtype="<f4").tobytes(),
+        "emb_features": features.tobytes(),
+    }
+
+
+def embeddings_from_blobs(blobs: dict[str, bytes | None]) -> StoredEmbeddings | None:
+    if not blobs.get("emb_header"):
+        return None
+    header = loads(blobs["emb_header"])
+    dim = header["dim"]
+    items = np.frombuffer(blobs["emb_items"] or b"", dtype="<f4").reshape(-1, dim)
+    feats = np.frombuffer(blobs["emb_features"] or b"", dtype="<f4").reshape(-1, dim)
+    return StoredEmbeddings(
+        item_ids=header["item_ids"],
+        item_vectors=items,
+        item_bias=np.frombuffer(blobs["emb_bias"] or b"", dtype="<f4"),
+        user_feature_names=header["user_feature_names"],
+        user_feature_vectors=feats,
+    )
+
+
+@runtime_checkable
+class FeatureStore(Protocol):
+    """What the service and the pipeline need from a store; SQLite and Redis implement it."""
+
+    backend: str  # "sqlite" | "redis", a metrics label
+
+    # -- versions and the live pointer ------------------------------------------------------
+    def write_version(self, version: str, tables: VersionTables) -> None: ...
+    def set_live(self, version: str) -> None: ...
+    def live_version(self) -> str | None: ...
+    def live_history(self) -> list[str]: ...
+    def list_versions(self) -> list[str]: ...
+    def version_info(self, version: str) -> dict[str, Any] | None: ...
+    def delete_version(self, version: str) -> None: ...
+    def cleanup(self, keep: int = 3) -> list[str]: ...
+
+    # -- reads of one version ---------------------------------------------------------------
+    def user_recs(self, version: str, user_id: str) -> Ranked | None: ...
+    def user_view(self, version: str, user_id: str) -> tuple[Ranked | None, list[str]]: ...
+    def popular(self, version: str) -> Ranked: ...
+    def similar(self, version: str, item_id: str) -> Ranked | None: ...
+    def item_meta(self, version: str, item_ids: list[str] | None = None) -> dict[str, dict]: ...
+    def item_vectors(self, version: str) -> StoredEmbeddings | None: ...
+
+    # -- per-user recently seen items, bandit counters --------------------------------------
+    def add_seen(self, user_id: str, item_id: str) -> None: ...
+    def recent_seen(self, user_id: str) -> list[str]: ...
+    def incr_counter(
+        self, namespace: str, arm: str, pulls: int = 0, rewards: float = 0
+    ) -> None: ...
+    def counters(self, namespace: str) -> dict[str, tuple[int, float]]: ...
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def ping(self) -> bool: ...
+    def close(self) -> None: ...
+
+
+def check_version_name(version: str) -> str:
+    """Versions become keys and file names: keep them short and plain."""
+    if not version or len(version) > 128 or not all(c.isalnum() or c in "-_.:" for c in version):
+        raise ValueError(
+            f"invalid version {version!r}: use 1-128 characters from letters, digits and -_.:"
+        )
+    return version

@@ -1,0 +1,248 @@
+"""SQLite feature store: the embedded default, one file (WAL mode) under ``var/``.
+
+Each thread gets its own connection (sqlite3 connections are not shareable across threads);
+readers never block the writer in WAL mode, and a version becomes visible only when
+``set_live`` flips the one-row live pointer inside a transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from nbrec.store.base import (
+    HISTORY_LENGTH,
+    RECENT_SEEN,
+    Ranked,
+    StoredEmbeddings,
+    StoreError,
+    VersionTables,
+    check_version_name,
+    dumps,
+    embeddings_from_blobs,
+    embeddings_to_blobs,
+    loads,
+    ranked_from_json,
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS versions (version TEXT PRIMARY KEY, created REAL, complete INTEGER,
+                                     info BLOB);
+CREATE TABLE IF NOT EXISTS live (id INTEGER PRIMARY KEY CHECK (id = 1), version TEXT);
+CREATE TABLE IF NOT EXISTS live_history (seq INTEGER PRIMARY KEY AUTOINCREMENT, version TEXT);
+CREATE TABLE IF NOT EXISTS kv (version TEXT, kind TEXT, key TEXT, value BLOB,
+                               PRIMARY KEY (version, kind, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS seen (user_id TEXT, item_id TEXT, seq INTEGER,
+                                 PRIMARY KEY (user_id, item_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seen_recent ON seen (user_id, seq);
+CREATE TABLE IF NOT EXISTS counters (namespace TEXT, arm TEXT, pulls INTEGER, rewards REAL,
+                                     PRIMARY KEY (namespace, arm)) WITHOUT ROWID;
+"""
+CHUNK = 5_000
+
+
+class SQLiteStore:
+    """``FeatureStore`` on one SQLite file."""
+
+    backend = "sqlite"
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._local = threading.local()
+        self._seq_lock = threading.Lock()
+
+    # -- connections ------------------------------------------------------------------------
+    @property
+    def _db(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.executescript(SCHEMA)
+            except (sqlite3.Error, OSError) as exc:
+                raise StoreError(f"cannot open SQLite store {self.path}: {exc}") from exc
+            self._local.conn = conn
+        return conn
+
+    def _query(self, sql: str, args: tuple = ()) -> list[tuple]:
+        try:
+            return self._db.execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite store {self.path}: {exc}") from exc
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            yield db
+            db.execute("COMMIT")
+        except BaseException as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"SQLite store {self.path}: {exc}") from exc
+            raise
+
+    # -- versions ---------------------------------------------------------------------------
+    def write_version(self, version: str, tables: VersionTables) -> None:
+        check_version_name(version)
+        if version in self.list_versions():
+            raise ValueError(f"version {version!r} already exists; publish under a new version")
+        blobs: dict[str, bytes] = {"popular": dumps(tables.popular)}
+        if tables.embeddings is not None:
+            blobs.update(embeddings_to_blobs(tables.embeddings))
+        rows = [("recs", u, dumps(r)) for u, r in tables.user_recs.items()]
+        rows += [("sim", i, dumps(r)) for i, r in tables.similar.items()]
+        rows += [("meta", i, dumps(m)) for i, m in tables.item_meta.items()]
+        rows += [("blob", k, v) for k, v in blobs.items()]
+        with self._transaction() as db:
+            db.execute("DELETE FROM kv WHERE version = ?", (version,))
+            db.execute(
+                "INSERT OR REPLACE INTO versions VALUES (?, ?, 0, ?)",
+                (version, time.time(), dumps(tables.info)),
+            )
+            for lo in range(0, len(rows), CHUNK):
+                db.executemany(
+                    "INSERT INTO kv VALUES (?, ?, ?, ?)",
+                    [(version, *row) for row in rows[lo : lo + CHUNK]],
+                )
+            db.execute("UPDATE versions SET complete = 1 WHERE version = ?", (version,))
+
+    def set_live(self, version: str) -> None:
+        with self._transaction() as db:
+            found = db.execute(
+                "SELECT 1 FROM versions WHERE version = ? AND complete = 1", (version,)
+            ).fetchone()
+            if not found:
+                raise ValueError(f"cannot make {version!r} live: no complete version by that name")
+            current = db.execute("SELECT version FROM live WHERE id = 1").fetchone()
+            if current and current[0] != version:
+                db.execute("INSERT INTO live_history (version) VALUES (?)", (current[0],))
+            db.execute("INSERT OR REPLACE INTO live VALUES (1, ?)", (version,))
+
+    def live_version(self) -> str | None:
+        row = self._query("SELECT version FROM live WHERE id = 1")
+        return row[0][0] if row else None
+
+    def live_history(self) -> list[str]:
+        rows = self._query(
+            "SELECT version FROM live_history ORDER BY seq DESC LIMIT ?", (HISTORY_LENGTH,)
+        )
+        return [r[0] for r in rows]
+
+    def list_versions(self) -> list[str]:
+        rows = self._query("SELECT version FROM versions WHERE complete = 1 ORDER BY created DESC")
+        return [r[0] for r in rows]
+
+    def version_info(self, version: str) -> dict[str, Any] | None:
+        rows = self._query("SELECT info FROM versions WHERE version = ?", (version,))
+        return loads(rows[0][0]) if rows else None
+
+    def delete_version(self, version: str) -> None:
+        if version == self.live_version():
+            raise ValueError(
+                f"cannot delete {version!r}: it is live; make another version live first"
+            )
+        with self._transaction() as db:
+            db.execute("DELETE FROM kv WHERE version = ?", (version,))
+            db.execute("DELETE FROM versions WHERE version = ?", (version,))
+
+    def cleanup(self, keep: int = 3) -> list[str]:
+        live = self.live_version()
+        doomed = [v for v in self.list_versions()[keep:] if v != live]
+        for version in doomed:
+            self.delete_version(version)
+        return doomed
+
+    # -- reads ------------------------------------------------------------------------------
+    def _get(self, version: str, kind: str, key: str) -> bytes | None:
+        rows = self._query(
+            "SELECT value FROM kv WHERE version = ? AND kind = ? AND key = ?", (version, kind, key)
+        )
+        return rows[0][0] if rows else None
+
+    def user_recs(self, version: str, user_id: str) -> Ranked | None:
+        return ranked_from_json(self._get(version, "recs", user_id))
+
+    def user_view(self, version: str, user_id: str) -> tuple[Ranked | None, list[str]]:
+        return self.user_recs(version, user_id), self.recent_seen(user_id)
+
+    def popular(self, version: str) -> Ranked:
+        return ranked_from_json(self._get(version, "blob", "popular")) or ([], [])
+
+    def similar(self, version: str, item_id: str) -> Ranked | None:
+        return ranked_from_json(self._get(version, "sim", item_id))
+
+    def item_meta(self, version: str, item_ids: list[str] | None = None) -> dict[str, dict]:
+        rows = self._query(
+            "SELECT key, value FROM kv WHERE version = ? AND kind = 'meta'", (version,)
+        )
+        wanted = None if item_ids is None else set(item_ids)
+        return {k: loads(v) for k, v in rows if wanted is None or k in wanted}
+
+    def item_vectors(self, version: str) -> StoredEmbeddings | None:
+        rows = self._query(
+            "SELECT key, value FROM kv WHERE version = ? AND kind = 'blob' AND key LIKE 'emb_%'",
+            (version,),
+        )
+        return embeddings_from_blobs(dict(rows))
+
+    # -- recently seen, counters ------------------------------------------------------------
+    def add_seen(self, user_id: str, item_id: str) -> None:
+        # A monotonic sequence orders events even within one clock tick.
+        with self._seq_lock:
+            seq = time.time_ns()
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO seen VALUES (?, ?, ?)", (user_id, item_id, seq))
+            db.execute(
+                "DELETE FROM seen WHERE user_id = ? AND seq < (SELECT seq FROM seen WHERE user_id = ?"
+                " ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+                (user_id, user_id, RECENT_SEEN - 1),
+            )
+
+    def recent_seen(self, user_id: str) -> list[str]:
+        rows = self._query(
+            "SELECT item_id FROM seen WHERE user_id = ? ORDER BY seq DESC LIMIT ?",
+            (user_id, RECENT_SEEN),
+        )
+        return [r[0] for r in rows]
+
+    def incr_counter(self, namespace: str, arm: str, pulls: int = 0, rewards: float = 0) -> None:
+        # One UPSERT statement: atomic across processes sharing the file.
+        self._query(
+            "INSERT INTO counters VALUES (?, ?, ?, ?) ON CONFLICT (namespace, arm) DO UPDATE "
+            "SET pulls = pulls + excluded.pulls, rewards = rewards + excluded.rewards",
+            (namespace, arm, int(pulls), float(rewards)),
+        )
+
+    def counters(self, namespace: str) -> dict[str, tuple[int, float]]:
+        rows = self._query(
+            "SELECT arm, pulls, rewards FROM counters WHERE namespace = ?", (namespace,)
+        )
+        return {arm: (int(p), float(r)) for arm, p, r in rows}
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def ping(self) -> bool:
+        try:
+            self._query("SELECT 1")
+        except StoreError:
+            return False
+        return True
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({str(self.path)!r})"
