@@ -1,0 +1,95 @@
+"""Snapshot the input data: parquet files under ``var/snapshots/<hash>/`` with a content hash.
+
+Every later stage reads the snapshot, never the source, so a run can be reproduced and two
+runs on the same data get the same hash (and the same model version).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from nbrec.constants import ITEM_COL, USER_COL
+from nbrec.data import load_dataset
+from nbrec.data.schema import Dataset, coerce_interactions, coerce_side_table
+from nbrec.settings import get_settings
+
+TABLES = ("interactions", "items", "users")
+
+
+@dataclass
+class Snapshot:
+    """The frozen input of one run: raw tables as read, their hash and where they are stored."""
+
+    name: str
+    data_hash: str
+    path: Path
+    tables: dict[str, pd.DataFrame]
+
+    @property
+    def interactions(self) -> pd.DataFrame:
+        return self.tables["interactions"]
+
+    def dataset(self) -> Dataset:
+        """The canonical ``Dataset`` (call only after the raw tables passed validation)."""
+        source = str(self.path)
+        return Dataset(
+            self.name,
+            coerce_interactions(self.tables["interactions"], source),
+            coerce_side_table(self.tables.get("items"), ITEM_COL, f"{source}/items"),
+            coerce_side_table(self.tables.get("users"), USER_COL, f"{source}/users"),
+            meta={"data_hash": self.data_hash},
+        )
+
+
+def read_raw(name: str, data_dir: str | Path | None = None) -> tuple[str, dict[str, pd.DataFrame]]:
+    """The tables of a data set as they are, so validation sees bad rows before any coercion.
+
+    A folder of parquet files (``interactions.parquet`` and optional ``items``/``users``) is
+    read untouched; named data sets and single files go through ``load_dataset``.
+    """
+    folder = Path(name)
+    if folder.is_dir() and (folder / "interactions.parquet").is_file():
+        tables = {
+            t: pd.read_parquet(folder / f"{t}.parquet")
+            for t in TABLES
+            if (folder / f"{t}.parquet").is_file()
+        }
+        return folder.name, tables
+    dataset = load_dataset(name, data_dir)
+    tables = {t: getattr(dataset, t) for t in TABLES if getattr(dataset, t) is not None}
+    return dataset.name, tables
+
+
+def content_hash(tables: dict[str, pd.DataFrame]) -> str:
+    """sha256 over every table's name, columns and values (row order matters)."""
+    digest = hashlib.sha256()
+    for table in sorted(tables):
+        frame = tables[table]
+        digest.update(table.encode())
+        digest.update(json.dumps([str(c) for c in frame.columns]).encode())
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def take_snapshot(
+    name: str, data_dir: str | Path | None = None, out_dir: str | Path | None = None
+) -> Snapshot:
+    """Read ``name``, hash it and write it under ``out_dir/<hash>/`` (kept if already there)."""
+    label, tables = read_raw(name, data_dir)
+    data_hash = content_hash(tables)
+    root = Path(out_dir) if out_dir is not None else get_settings().var_dir / "snapshots"
+    path = (root / data_hash).resolve()
+    if not (path / "snapshot.json").is_file():
+        path.mkdir(parents=True, exist_ok=True)
+        for table, frame in tables.items():
+            frame.to_parquet(path / f"{table}.parquet", index=False)
+        meta = {"name": label, "source": str(name), "data_hash": data_hash,
+                "rows": {t: len(f) for t, f in tables.items()}}  # fmt: skip
+        # Written last: its presence means the snapshot is complete.
+        (path / "snapshot.json").write_text(json.dumps(meta, indent=2))
+    return Snapshot(label, data_hash, path, tables)

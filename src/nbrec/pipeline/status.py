@@ -1,0 +1,75 @@
+"""The pipeline status file ``var/status/pipeline.json`` (schema agreed with the ops engineer).
+
+``{"last_run": {...}, "last_success_at": iso|null, "runs": {"completed": n, "rejected": n,
+"failed": n}, "validation": {"<suite>": {"success", "failed_expectations", "report", "at"}}}``,
+written atomically (temporary file + rename) so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from nbrec.settings import get_settings
+
+STATUSES = ("completed", "rejected", "failed")
+
+
+def status_path() -> Path:
+    return get_settings().var_dir / "status" / "pipeline.json"
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def read_status(path: Path | None = None) -> dict:
+    """The current status (an empty skeleton when no run has finished yet)."""
+    path = path or status_path()
+    if path.is_file():
+        return json.loads(path.read_text())
+    return {
+        "last_run": None,
+        "last_success_at": None,
+        "runs": dict.fromkeys(STATUSES, 0),
+        "validation": {},
+    }
+
+
+def write_status(status: dict, path: Path | None = None) -> Path:
+    path = path or status_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".pipeline-", suffix=".json")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(status, handle, indent=2)
+    os.replace(tmp, path)
+    return path
+
+
+def record_validation(reports: dict[str, dict], path: Path | None = None) -> dict:
+    """Merge ``{suite: report.status()}`` into the status file."""
+    status = read_status(path)
+    status["validation"].update(reports)
+    write_status(status, path)
+    return status
+
+
+def record_run(
+    flow_run: str, status: str, started_at: str, version: str | None = None,
+    reason: str | None = None, path: Path | None = None,
+) -> dict:  # fmt: skip
+    """Record the end of a run: last_run, the per-status counter, last_success_at."""
+    if status not in STATUSES:
+        raise ValueError(f"run status must be one of {STATUSES}, got {status!r}")
+    current = read_status(path)
+    finished = now_iso()
+    current["last_run"] = {"flow_run": flow_run, "status": status, "started_at": started_at,
+                           "finished_at": finished, "version": version, "reason": reason}  # fmt: skip
+    current["runs"][status] = current["runs"].get(status, 0) + 1
+    if status == "completed":
+        current["last_success_at"] = finished
+    write_status(current, path)
+    return current
