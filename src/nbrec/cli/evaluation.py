@@ -14,7 +14,7 @@ from nbrec.data import load_dataset
 from nbrec.data.files import parse_mapping
 from nbrec.evaluation import run_leaderboard
 
-console = Console()  # tables go to stdout
+console = Console(width=max(Console().width, 160))  # tables go to stdout, never squeezed
 COLUMNS = ("ndcg@{k}", "precision@{k}", "recall@{k}", "map@{k}", "mrr@{k}", "coverage",
            "novelty", "personalisation", "validation_ndcg@{k}", "fit_seconds")  # fmt: skip
 
