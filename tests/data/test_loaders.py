@@ -119,3 +119,37 @@ def test_duplicate_rule_keeps_latest_event_and_max_weight():
     assert len(out) == 2
     assert out.loc["a", WEIGHT_COL] == 5.0 and out.loc["a", EVENT_COL] == "view"
     assert out.loc["a", TIMESTAMP_COL] == pd.Timestamp(3, unit="D", tz="UTC")
+
+
+def test_fetch_over_http_refuses_a_bad_download(tmp_path):
+    """A real HTTP download (from a loopback server standing in for GroupLens) that fails its checksum."""
+    import http.server
+    import threading
+    import urllib.request
+
+    from nbrec.data.movielens import fetch
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's naming)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"PK not really a zip")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    requested = []
+
+    def opener(url, timeout):
+        requested.append(url)
+        return urllib.request.urlopen(f"http://127.0.0.1:{server.server_port}/ml-100k.zip", timeout=timeout)
+
+    try:
+        with pytest.raises(DataError, match="refusing"):
+            fetch("movielens-100k", tmp_path, opener=opener)
+    finally:
+        server.shutdown()
+    assert requested == [ARCHIVES["movielens-100k"].url]
+    assert not (tmp_path / "movielens-100k").exists()
