@@ -1,0 +1,1 @@
+"""The training pipeline's logic; ``flows/training.py`` strings these steps together as Prefect tasks."""

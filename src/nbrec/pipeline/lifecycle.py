@@ -1,0 +1,89 @@
+"""The model lifecycle across the registry and the feature store: publish, promote, roll back.
+
+The registry (BentoML model store) holds every version's model and metadata; the feature
+store holds the serving tables of published versions and the live pointer. Promoting a
+version that is registered but not published publishes it first, from the checksummed
+artifacts.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from nbrec import registry
+from nbrec.constants import ITEM_COL, RANK_COL, SCORE_COL, USER_COL
+from nbrec.models import Recommender
+from nbrec.store import FeatureStore, open_store
+
+
+def publish_version(
+    model: Recommender, version: str, store: FeatureStore, items: pd.DataFrame | None = None,
+    top_n: int = 100,
+) -> bool:  # fmt: skip
+    """Write the serving tables of ``version`` (not live yet); False if they were already there."""
+    from nbrec.serving.publish import publish
+
+    if version in store.list_versions():
+        return False
+    publish(model, version, store, items=items, top_n=top_n, make_live=False)
+    return True
+
+
+def published_recs(store: FeatureStore, version: str, user_ids, k: int) -> pd.DataFrame:
+    """Read the top-k of each user back from the store, as a recommendations frame."""
+    rows = []
+    for user in user_ids:
+        ranked = store.user_recs(version, str(user))
+        if ranked is None:
+            continue
+        items, scores = ranked
+        rows += [(str(user), item, float(score), rank)
+                 for rank, (item, score) in enumerate(zip(items[:k], scores[:k], strict=True), 1)]  # fmt: skip
+    return pd.DataFrame(rows, columns=[USER_COL, ITEM_COL, SCORE_COL, RANK_COL])
+
+
+def live_version(store: FeatureStore | None = None) -> str | None:
+    return (store or open_store()).live_version()
+
+
+def promote(version: str, store: FeatureStore | None = None) -> str:
+    """Make ``version`` live, publishing it from the registry first if the store lacks it."""
+    store = store or open_store()
+    if version not in store.list_versions():
+        entry = registry.get_version(version)  # KeyError naming the registered versions
+        publish_version(registry.load_model(version), version, store,
+                        top_n=int(entry.metadata.get("top_n", 100)))  # fmt: skip
+    store.set_live(version)
+    return version
+
+
+def rollback(store: FeatureStore | None = None) -> str:
+    """Make the previously live version live again; returns it."""
+    store = store or open_store()
+    history = [v for v in store.live_history() if v in store.list_versions()]
+    if not history:
+        raise ValueError("nothing to roll back to: no previous live version in the feature store")
+    store.set_live(history[0])
+    return history[0]
+
+
+def models_table(store: FeatureStore | None = None) -> pd.DataFrame:
+    """Registered versions, newest first, with their metrics and whether they are live."""
+    store = store or open_store()
+    live, published = store.live_version(), set(store.list_versions())
+    rows = [
+        {
+            "version": v.version,
+            "created": v.created[:19],
+            "model": v.model,
+            "metric": v.metrics.get("metric"),
+            "candidate": v.metrics.get("candidate"),
+            "popularity": v.metrics.get("popularity"),
+            "data_hash": v.metadata.get("data_hash"),
+            "published": v.version in published,
+            "live": v.version == live,
+        }  # fmt: skip
+        for v in registry.list_versions()
+    ]
+    return pd.DataFrame(rows, columns=["version", "created", "model", "metric", "candidate", "popularity",
+                                       "data_hash", "published", "live"])  # fmt: skip
