@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import typer
 
-from nbrec.cli import data, evaluation, notebooks
+from nbrec.cli import data, evaluation, models, notebooks, train
 
 app = typer.Typer(help="nbrec: recommender system from notebooks to production.", no_args_is_help=True)
 app.add_typer(data.app, name="data")
 app.add_typer(notebooks.app, name="notebooks")
 app.command("leaderboard")(evaluation.leaderboard)
 app.command("demo")(notebooks.demo)
+app.command("train")(train.train)
+app.add_typer(models.app, name="models")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -1,0 +1,60 @@
+"""``nbrec train``: run the Prefect training flow once, here and now."""
+
+from __future__ import annotations
+
+import typer
+
+from nbrec.cli.common import console, user_errors
+from nbrec.constants import DEFAULT_K
+
+# Exit codes a scheduler or a Makefile can act on.
+EXIT_REJECTED = 3
+EXIT_INVALID_DATA = 4
+
+
+@user_errors
+def train(
+    dataset: str = typer.Option(
+        "synthetic", help="synthetic, movielens-100k, movielens-latest-small, a folder or file"
+    ),
+    model: str = typer.Option(
+        None, help="model name, 'a,b', or 'auto' (default: NBREC_TRAIN_MODEL, auto)"
+    ),
+    k: int = typer.Option(DEFAULT_K, help="recommendations per user that are validated"),
+    notebooks: str = typer.Option(
+        "", help="notebooks to execute for this run, e.g. 01_framing,02_baselines"
+    ),
+    tune: bool = typer.Option(False, help="tune hyperparameters on the validation split"),
+    margin: float = typer.Option(
+        None, help="gate: required lead over popularity (NBREC_GATE_MARGIN)"
+    ),
+    tolerance: float = typer.Option(
+        None, help="gate: allowed deficit vs the live model (NBREC_GATE_TOLERANCE)"
+    ),
+    top_n: int = typer.Option(100, help="recommendations per user published to the feature store"),
+) -> None:
+    """Snapshot, validate, train, gate, register and publish a model version.
+
+    Exit 0: a version is live. 3: the gate rejected the candidate (production unchanged).
+    4: the data failed validation (the message names the expectations and the report).
+    """
+    from nbrec.pipeline.flows import load_flow_module
+    from nbrec.validation import ValidationFailed
+
+    names = [n.strip() for n in notebooks.split(",") if n.strip()]
+    try:
+        result = load_flow_module("training").run_training(
+            dataset=dataset, model=model, k=k, notebooks=names, tune=tune, margin=margin,
+            tolerance=tolerance, top_n=top_n,
+        )  # fmt: skip
+    except ValidationFailed as exc:
+        console.print(f"[red]validation failed:[/red] {exc}")
+        raise typer.Exit(EXIT_INVALID_DATA) from None
+    if result["status"] == "rejected":
+        console.print(
+            f"[yellow]rejected:[/yellow] {result['reason']} (live version unchanged: {result['live']})"
+        )
+        raise typer.Exit(EXIT_REJECTED)
+    console.print(
+        f"[green]live:[/green] {result['version']} ({result['model']}): {result['reason']}"
+    )
