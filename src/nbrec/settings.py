@@ -27,6 +27,9 @@ class Settings(BaseSettings):
         ""  # "" -> threads; "dask" (local cluster) or "dask://host:port" (prefect-dask)
     )
     model_store_dir: Path | None = None  # None -> BentoML's own store (BENTOML_HOME)
+    # Serving (bentos/recommender, nbrec serve)
+    log_stdout: bool = False  # RR log lines to stdout instead of files under logs_path
+    refresh_interval: float = 0.25  # seconds between checks of the store's live pointer
 
     @property
     def logs_path(self) -> Path:
