@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     # Serving (bentos/recommender, nbrec serve)
     log_stdout: bool = False  # RR log lines to stdout instead of files under logs_path
     refresh_interval: float = 0.25  # seconds between checks of the store's live pointer
+    # Experiments (nbrec.experiments): the folder of experiments/*.yaml the router reads
+    experiments_dir: Path = Path("experiments")
 
     @property
     def logs_path(self) -> Path:
