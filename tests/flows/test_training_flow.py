@@ -1,0 +1,120 @@
+"""The training flow end to end under Prefect's test harness, on tiny data."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from nbrec import registry
+from nbrec.data import write_parquet_dataset
+from nbrec.data.schema import Dataset
+from nbrec.pipeline import lifecycle
+from nbrec.pipeline.status import read_status
+from nbrec.store import open_store
+from nbrec.validation import ValidationFailed
+
+pytestmark = pytest.mark.flows
+
+
+@pytest.fixture(scope="module")
+def first_run(training, tiny_data):
+    """The first run: item-kNN on the tiny data, with one notebook executed as the run's report."""
+    return training.run_training(dataset=str(tiny_data), model="item_knn", notebooks=["01_framing"])
+
+
+def test_run_registers_publishes_and_goes_live(first_run, pipeline_home):
+    assert first_run["status"] == "completed", first_run
+    version = first_run["version"]
+    assert open_store().live_version() == version
+    entry = registry.get_version(version)
+    assert entry.model == "item_knn"
+    assert entry.metadata["data_hash"] and entry.metadata["code_version"]
+    assert entry.metrics["candidate"] > entry.metrics["popularity"]
+    assert set(entry.metadata["manifest"]) == {"model.json", "state.npz"}
+    model = registry.load_model(version)  # checksums verified
+    assert len(model.recommend(model.user_ids_[:3], 5)) == 15
+    table = lifecycle.models_table()
+    assert table.loc[table.version == version, "live"].item()
+    status = read_status()
+    assert status["last_run"]["status"] == "completed" and status["last_run"]["version"] == version
+    assert status["last_success_at"] and status["runs"]["completed"] >= 1
+    assert status["validation"]["interactions"]["success"] is True
+    # the notebook ran on the snapshot: an executed copy and its HTML, per run
+    executed = list((pipeline_home / "var" / "runs").glob("*/01_framing.ipynb"))
+    assert executed and executed[0].with_suffix(".html").is_file()
+    assert "01_framing" in entry.metadata["notebooks"]
+
+
+def test_rerun_is_idempotent(first_run, training, tiny_data):
+    again = training.run_training(dataset=str(tiny_data), model="item_knn")
+    assert again["status"] == "completed"
+    assert again["version"] == first_run["version"]
+    assert again["registered"] is False
+    assert [v.version for v in registry.list_versions()].count(first_run["version"]) == 1
+
+
+def _corrupt(frame: pd.DataFrame, how: str) -> pd.DataFrame:
+    frame = frame.copy()
+    if how == "null user ids":
+        frame.loc[frame.index[:5], "user_id"] = None
+    elif how == "negative weights":
+        frame.loc[frame.index[:5], "weight"] = -1.0
+    elif how == "timestamps in the future":
+        frame.loc[frame.index[:5], "timestamp"] = pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=30)
+    elif how == "missing column":
+        frame = frame.drop(columns="weight")
+    return frame
+
+
+CORRUPTIONS = {
+    "null user ids": "user_id not null",
+    "negative weights": "weights non-negative and bounded",
+    "timestamps in the future": "timestamps not in the future",
+    "missing column": "weight column present",
+}
+
+
+@pytest.mark.parametrize("how", list(CORRUPTIONS))
+def test_corrupt_data_stops_at_validation(how, first_run, training, tiny_data, pipeline_home):
+    clean = pd.read_parquet(tiny_data / "interactions.parquet")
+    folder = write_parquet_dataset(
+        Dataset(how, _corrupt(clean, how)), pipeline_home / "data" / how.replace(" ", "_")
+    )
+    live_before = open_store().live_version()
+    with pytest.raises(ValidationFailed) as caught:
+        training.run_training(dataset=str(folder), model="item_knn")
+    report = caught.value.report
+    assert CORRUPTIONS[how] in report.failed
+    assert CORRUPTIONS[how] in str(caught.value) and str(report.report_path) in str(caught.value)
+    assert report.report_path.is_file() and report.docs_path.is_file()
+    saved = json.loads(report.report_path.read_text())
+    assert saved["success"] is False
+    assert open_store().live_version() == live_before
+    status = read_status()
+    assert status["last_run"]["status"] == "failed"
+    assert CORRUPTIONS[how] in status["validation"]["interactions"]["failed_expectations"]
+
+
+def test_random_model_is_rejected_by_the_gate(first_run, training, tiny_data):
+    live_before = open_store().live_version()
+    versions_before = [v.version for v in registry.list_versions()]
+    result = training.run_training(dataset=str(tiny_data), model="random")
+    assert result["status"] == "rejected"
+    assert "popularity" in result["reason"]
+    assert open_store().live_version() == live_before
+    assert [v.version for v in registry.list_versions()] == versions_before
+    assert read_status()["last_run"]["status"] == "rejected"
+
+
+def test_rollback_returns_the_previous_version(first_run, training, tiny_data):
+    previous = open_store().live_version()
+    # EASE, let through whatever its score: a second, different live version
+    result = training.run_training(dataset=str(tiny_data), model="ease", margin=-1.0, tolerance=1.0)
+    assert result["status"] == "completed" and result["version"] != previous
+    assert open_store().live_version() == result["version"]
+    assert lifecycle.rollback() == previous
+    assert open_store().live_version() == previous
+    assert lifecycle.promote(result["version"]) == result["version"]
+    assert open_store().live_version() == result["version"]
