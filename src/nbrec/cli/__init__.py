@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from nbrec.cli import data, evaluation, models, notebooks, train
+from nbrec.cli import data, evaluation, models, notebooks, serve, train
 
 app = typer.Typer(help="nbrec: recommender system from notebooks to production.", no_args_is_help=True)
 app.add_typer(data.app, name="data")
@@ -16,6 +16,8 @@ app.command("leaderboard")(evaluation.leaderboard)
 app.command("demo")(notebooks.demo)
 app.command("train")(train.train)
 app.add_typer(models.app, name="models")
+app.command("serve")(serve.serve)
+app.command("publish")(serve.publish)
 
 
 def main() -> None:  # pragma: no cover - console entry point

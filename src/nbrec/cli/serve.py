@@ -1,0 +1,85 @@
+"""``nbrec serve`` (the BentoML service) and ``nbrec publish`` (fit a model, publish it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import typer
+
+from nbrec.cli.common import user_errors
+
+SERVICE = "bentos.recommender.service:Recommender"
+
+
+def project_root() -> Path:
+    """The checkout holding bentos/recommender (nbrec is installed editable from it)."""
+    import nbrec
+
+    root = Path(nbrec.__file__).resolve().parents[2]
+    if not (root / "bentos" / "recommender" / "service.py").is_file():
+        raise FileNotFoundError(
+            f"bentos/recommender/service.py not found under {root}: run from an nbrec checkout "
+            "installed with `pip install -e .`"
+        )
+    return root
+
+
+@user_errors
+def serve(
+    port: int = typer.Option(3000, help="HTTP port"),
+    host: str = typer.Option("127.0.0.1", help="interface to listen on (0.0.0.0 for all)"),
+    store: str = typer.Option(None, help="feature store URL (default NBREC_STORE_URL / SQLite)"),
+) -> None:
+    """Serve recommendations over HTTP: the BentoML service in bentos/recommender."""
+    if not 1 <= port <= 65535:
+        raise ValueError(f"--port must be within 1..65535, got {port}")
+    bentoml = shutil.which("bentoml", path=str(Path(sys.executable).parent)) or shutil.which(
+        "bentoml"
+    )
+    if bentoml is None:
+        raise FileNotFoundError("the bentoml command is missing: `pip install bentoml`")
+    env = dict(os.environ)
+    if store is not None:
+        env["NBREC_STORE_URL"] = store
+    root = project_root()
+    args = [
+        bentoml,
+        "serve",
+        SERVICE,
+        "--port",
+        str(port),
+        "--host",
+        host,
+        "--working-dir",
+        str(root),
+    ]
+    typer.echo(f"serving on http://{host}:{port}  (try: curl -s -X POST http://{host}:{port}"
+               """/recommend -H 'Content-Type: application/json' -d '{"user_id": "u0001", "k": 5}')""",
+               err=True)  # fmt: skip
+    os.execve(bentoml, args, env)  # the service owns the process (signals, exit code)
+
+
+@user_errors
+def publish(
+    dataset: str = typer.Option("synthetic", help="synthetic, movielens-100k, ... or a file"),
+    model: str = typer.Option("popularity", help="a registered model name"),
+    version: str = typer.Option(None, help="version name (default: <model>-<UTC time>)"),
+    store: str = typer.Option(None, help="feature store URL (default NBREC_STORE_URL / SQLite)"),
+    top_n: int = typer.Option(100, help="precomputed recommendations per user"),
+    live: bool = typer.Option(True, help="make the new version live"),
+) -> None:
+    """Fit MODEL on DATASET and publish it to the feature store (until `nbrec train` exists)."""
+    from nbrec.data import load_dataset
+    from nbrec.models import make_model
+    from nbrec.serving.publish import publish as publish_model
+
+    data = load_dataset(dataset)
+    fitted = make_model(model).fit(data.interactions, data.items, data.users)
+    version = version or f"{model}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}"
+    summary = publish_model(fitted, version, store, items=data.items, top_n=top_n, make_live=live)
+    typer.echo(json.dumps(summary, indent=2))

@@ -1,0 +1,155 @@
+"""The HTTP face of ``RecommendationService``: a small Starlette app the BentoML service mounts.
+
+Handlers are ``async`` and call the service inline: the request path is a lookup and a filter
+(tens of microseconds), cheaper than a hop to a thread pool. Every answer is JSON with a
+``request_id``; bad input gets a 4xx naming the problem; no input produces a 5xx.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from nbrec.serving.schemas import (
+    MAX_BODY_BYTES,
+    FeedbackRequest,
+    RecommendRequest,
+    SimilarItemsRequest,
+)
+from nbrec.serving.service import NotFound, NotReady, RecommendationService, new_request_id
+
+logger = logging.getLogger("nbrec.serving")
+JSON = "application/json"
+API_PATHS = ("/recommend", "/similar_items", "/feedback")
+
+
+class HTTPError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def json_response(payload: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(payload), status_code=status, media_type=JSON)
+
+
+def _validation_message(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False, include_context=False, include_input=False)[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "body"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+async def read_body(request: Request) -> bytes:
+    """The request body, refused early (413) when over MAX_BODY_BYTES."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+        raise HTTPError(
+            413, f"request body too large ({declared} bytes); the limit is {MAX_BODY_BYTES}"
+        )
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise HTTPError(413, f"request body too large; the limit is {MAX_BODY_BYTES} bytes")
+    return body
+
+
+def parse(model: type[BaseModel], body: bytes) -> Any:
+    if not body:
+        raise HTTPError(400, f"empty body: send a JSON object with the fields of {model.__name__}")
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise HTTPError(400, f"body is not valid JSON: {_validation_message(exc)}") from None
+        raise HTTPError(422, f"invalid {model.__name__}: {_validation_message(exc)}") from None
+
+
+class ServingApp:
+    """The Starlette app; ``service`` is attached at start-up (building the app does no work)."""
+
+    def __init__(self, service: RecommendationService | None = None):
+        self.service = service
+        self.extra_metrics: Callable[[], bytes] | None = None
+        self.app = Starlette(
+            routes=[
+                Route("/recommend", self._endpoint("/recommend", RecommendRequest, "recommend"),
+                      methods=["POST"]),
+                Route("/similar_items",
+                      self._endpoint("/similar_items", SimilarItemsRequest, "similar_items"),
+                      methods=["POST"]),
+                Route("/feedback", self._endpoint("/feedback", FeedbackRequest, "feedback"),
+                      methods=["POST"]),
+                Route("/healthz", self.healthz),
+                Route("/readyz", self.readyz),
+                Route("/metrics", self.metrics),
+            ]
+        )  # fmt: skip
+
+    def _endpoint(self, path: str, model: type[BaseModel], method: str):
+        async def handle(request: Request) -> Response:
+            start = time.perf_counter()
+            service = self.service
+            request_id = new_request_id()
+            req = None
+            try:
+                if service is None:
+                    raise NotReady("the service is starting")
+                req = parse(model, await read_body(request))
+                if method == "feedback":
+                    payload, status = service.feedback(req), 200
+                else:
+                    payload, status = getattr(service, method)(req, request_id), 200
+            except HTTPError as exc:
+                payload, status = {"error": str(exc)}, exc.status
+            except NotFound as exc:
+                payload, status = {"error": str(exc.args[0])}, 404
+            except NotReady as exc:
+                payload, status = {"error": str(exc)}, 503
+            except Exception:  # a bug, never the client's fault: say so, keep serving
+                logger.exception("%s failed", path)
+                payload, status = {"error": "internal error; see the service log"}, 500
+            if status != 200:
+                payload["request_id"] = request_id
+                payload["model_version"] = service.live_version if service else None
+                if service is not None:
+                    service.log_error(
+                        path, status, request_id, getattr(req, "user_id", None), payload["error"]
+                    )
+            if service is not None:
+                m = service.metrics
+                m.child(m.requests, path, str(status)).inc()
+                m.child(m.request_duration, path).observe(time.perf_counter() - start)
+            return json_response(payload, status)
+
+        return handle
+
+    async def healthz(self, request: Request) -> Response:
+        return json_response({"status": "ok"})
+
+    async def readyz(self, request: Request) -> Response:
+        if self.service is None:
+            return json_response({"ready": False, "reason": "starting"}, 503)
+        ready, reason = self.service.ready()
+        return json_response(
+            {"ready": ready, "reason": reason, "model_version": self.service.live_version},
+            200 if ready else 503,
+        )
+
+    def metrics_text(self) -> bytes:
+        text = self.service.metrics.render() if self.service is not None else b""
+        return text + (self.extra_metrics() if self.extra_metrics else b"")
+
+    async def metrics(self, request: Request) -> Response:
+        return Response(self.metrics_text(), media_type="text/plain; version=0.0.4; charset=utf-8")

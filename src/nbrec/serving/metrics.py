@@ -1,0 +1,96 @@
+"""Prometheus metrics of the service, on their own registry (names agreed with ops).
+
+Children of labelled metrics are cached in plain dicts: ``labels()`` takes a lock and builds
+a tuple on every call, which the request path does not need to pay for twice.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+STORE_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1.0)
+
+
+class ServingMetrics:
+    """Every nbrec_* metric the service exports; ``render()`` gives the text exposition."""
+
+    def __init__(self, registry: CollectorRegistry | None = None, process: bool = True):
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        if process:
+            ProcessCollector(registry=r)
+        self.requests = Counter(
+            "nbrec_requests",
+            "HTTP requests by endpoint and status",
+            ["endpoint", "status"],
+            registry=r,
+        )
+        self.request_duration = Histogram(
+            "nbrec_request_duration_seconds", "Request latency inside the service", ["endpoint"],
+            buckets=LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.recommendations = Counter(
+            "nbrec_recommendations", "Answers served by model version, variant and fallback",
+            ["model_version", "variant", "fallback"], registry=r,
+        )  # fmt: skip
+        self.empty = Counter(
+            "nbrec_empty_recommendations", "Answers with no items", ["model_version"], registry=r
+        )
+        self.null_scores = Counter(
+            "nbrec_null_scores",
+            "Served items whose score was null/NaN",
+            ["model_version"],
+            registry=r,
+        )
+        self.store_duration = Histogram(
+            "nbrec_store_duration_seconds", "Feature-store call latency", ["backend", "operation"],
+            buckets=STORE_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.store_errors = Counter(
+            "nbrec_store_errors", "Failed feature-store calls", ["backend", "operation"], registry=r
+        )
+        self.live_info = Gauge(
+            "nbrec_live_model_info",
+            "The live model version (value 1)",
+            ["model_version"],
+            registry=r,
+        )
+        self.live_published = Gauge(
+            "nbrec_live_model_published_timestamp_seconds",
+            "When the live model version was published (unix time)", registry=r,
+        )  # fmt: skip
+        self.feedback = Counter(
+            "nbrec_feedback_events", "Feedback events by type, model version and variant",
+            ["event", "model_version", "variant"], registry=r,
+        )  # fmt: skip
+        self.log_dropped = Counter(
+            "nbrec_log_lines_dropped",
+            "RR log lines dropped because the writer fell behind",
+            registry=r,
+        )
+        self._children: dict[tuple, object] = {}
+
+    def child(self, metric, *labels: str):
+        """The cached child of ``metric`` for ``labels``."""
+        key = (id(metric), labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
+
+    def set_live(self, version: str, published_at: float | None) -> None:
+        self.live_info.clear()
+        self.live_info.labels(version).set(1)
+        if published_at is not None:
+            self.live_published.set(published_at)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

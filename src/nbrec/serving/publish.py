@@ -1,0 +1,175 @@
+"""Publish a fitted model to the feature store: the tables the request path looks up.
+
+``publish(model, version, store)`` computes, from any fitted ``Recommender``: the top-N per
+known user (items seen in training already removed), the popularity fallback, similar items
+(co-occurrence cosine, model-agnostic), item metadata for filters, and the model's request-time
+embeddings when it has them; writes them as one version and (by default) makes it live.
+The training pipeline calls exactly this function.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from nbrec.constants import ITEM_COL
+from nbrec.models.base import Recommender, top_k
+from nbrec.store import FeatureStore, StoredEmbeddings, VersionTables, open_store
+
+SIMILAR_N = 20  # similar items kept per item
+SIM_BLOCK = 512  # items per block of the item x item co-occurrence product
+KEEP_VERSIONS = 5  # versions kept for rollback after a live publish
+
+
+def user_top_n(model: Recommender, top_n: int) -> dict[str, tuple[list[str], list[float]]]:
+    """Top-N per known user as ranked lists, seen items excluded, -inf (nothing left) dropped."""
+    n = min(top_n, len(model.item_ids_))
+    codes, scores = model.top_k_rows(np.arange(len(model.user_ids_)), n, exclude_seen=True)
+    item_ids = model.item_ids_.to_numpy(dtype=object)
+    recs = {}
+    for user, row_items, row_scores in zip(model.user_ids_, codes, scores, strict=True):
+        keep = np.isfinite(row_scores)
+        recs[str(user)] = (item_ids[row_items[keep]].tolist(), row_scores[keep].tolist())
+    return recs
+
+
+def popular_items(model: Recommender, top_n: int) -> tuple[list[str], list[float]]:
+    """The popularity fallback: items by number of distinct users in training."""
+    pop = np.asarray(model.item_popularity_, dtype=np.float32)[None, :]
+    codes, scores = top_k(pop, min(top_n, pop.shape[1]))
+    return model.item_ids_.to_numpy(dtype=object)[codes[0]].tolist(), scores[0].tolist()
+
+
+def similar_items(seen: sp.csr_matrix, item_ids: pd.Index, n: int = SIMILAR_N) -> dict:
+    """Per item, the ``n`` items most often seen by the same users (cosine of binary columns)."""
+    binary = (seen > 0).astype(np.float32).tocsc()
+    norms = np.sqrt(np.asarray(binary.sum(axis=0)).ravel())
+    norms[norms == 0] = 1.0
+    ids = item_ids.to_numpy(dtype=object)
+    n = min(n, len(ids) - 1)
+    # Every item gets an entry (maybe empty): a missing entry means "unknown item".
+    out: dict[str, tuple[list[str], list[float]]] = {str(i): ([], []) for i in ids}
+    if n < 1:
+        return out
+    for lo in range(0, len(ids), SIM_BLOCK):
+        hi = min(lo + SIM_BLOCK, len(ids))
+        # Blocks keep memory at SIM_BLOCK x n_items even for catalogues with dense co-occurrence.
+        block = (binary[:, lo:hi].T @ binary).toarray()
+        block /= norms[lo:hi, None] * norms[None, :]
+        block[np.arange(hi - lo), np.arange(lo, hi)] = -np.inf  # an item is not its own neighbour
+        block[block <= 0] = -np.inf
+        codes, scores = top_k(block, n)
+        for row in range(hi - lo):
+            keep = np.isfinite(scores[row])
+            out[str(ids[lo + row])] = (ids[codes[row][keep]].tolist(), scores[row][keep].tolist())
+    return out
+
+
+def item_metadata(items: pd.DataFrame | None, item_ids: pd.Index) -> dict[str, dict[str, Any]]:
+    """Side columns of the catalogue items as JSON-safe dicts (for filters and display)."""
+    if items is None or ITEM_COL not in items:
+        return {}
+    table = items.assign(**{ITEM_COL: items[ITEM_COL].astype(str)}).drop_duplicates(ITEM_COL)
+    table = table[table[ITEM_COL].isin(set(item_ids))].set_index(ITEM_COL)
+    meta: dict[str, dict[str, Any]] = {}
+    columns = {
+        col: (
+            table[col].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+            if pd.api.types.is_datetime64_any_dtype(table[col])
+            else table[col]
+        )
+        for col in table.columns
+    }
+    for col, values in columns.items():
+        for item, value in values.items():
+            if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+                continue
+            meta.setdefault(str(item), {})[col] = (
+                value.item() if isinstance(value, np.generic) else value
+            )
+    return meta
+
+
+def stored_embeddings(model: Recommender) -> StoredEmbeddings | None:
+    emb = model.embeddings()
+    if emb is None:
+        return None
+    return StoredEmbeddings(
+        item_ids=[str(i) for i in model.item_ids_],
+        item_vectors=np.asarray(emb.item_vectors, dtype=np.float32),
+        item_bias=np.asarray(emb.item_bias, dtype=np.float32),
+        user_feature_names=list(emb.user_feature_names),
+        user_feature_vectors=np.asarray(emb.user_feature_vectors, dtype=np.float32),
+    )
+
+
+def build_tables(
+    model: Recommender, version: str, items: pd.DataFrame | None = None, top_n: int = 100
+) -> VersionTables:
+    """Everything ``publish`` writes, computed in memory (useful to inspect or test)."""
+    model._check_fitted()
+    if top_n < 1:
+        raise ValueError(f"top_n must be >= 1, got {top_n}")
+    now = time.time()
+    info = {
+        "version": version,
+        "model": model.name,
+        "params": model.get_params(),
+        "published_at": now,
+        "published_at_iso": datetime.fromtimestamp(now, UTC).isoformat(),
+        "n_users": len(model.user_ids_),
+        "n_items": len(model.item_ids_),
+        "top_n": top_n,
+    }
+    emb = stored_embeddings(model)
+    info["has_embeddings"] = emb is not None
+    return VersionTables(
+        info=info,
+        user_recs=user_top_n(model, top_n),
+        popular=popular_items(model, top_n),
+        similar=similar_items(model.seen_, model.item_ids_),
+        item_meta=item_metadata(items, model.item_ids_),
+        embeddings=emb,
+    )
+
+
+def publish(
+    model: Recommender,
+    version: str,
+    store: FeatureStore | str | None,
+    items: pd.DataFrame | None = None,
+    top_n: int = 100,
+    make_live: bool = True,
+    keep: int = KEEP_VERSIONS,
+) -> dict[str, Any]:
+    """Write ``model``'s serving tables as ``version``; flip the live pointer if ``make_live``.
+
+    ``store`` is a FeatureStore or a store URL (None -> ``NBREC_STORE_URL``). After a live
+    flip, versions beyond the newest ``keep`` (never the live one) are deleted.
+    Returns a summary: version, live, users, items, seconds, deleted versions.
+    """
+    start = time.perf_counter()
+    if store is None or isinstance(store, str):
+        store = open_store(store)
+    tables = build_tables(model, version, items, top_n)
+    store.write_version(version, tables)
+    deleted: list[str] = []
+    if make_live:
+        store.set_live(version)
+        deleted = store.cleanup(keep=keep)
+    return {
+        "version": version,
+        "live": make_live,
+        "model": model.name,
+        "users": len(tables.user_recs),
+        "items": tables.info["n_items"],
+        "has_embeddings": tables.embeddings is not None,
+        "store": repr(store),
+        "deleted": deleted,
+        "seconds": round(time.perf_counter() - start, 3),
+    }

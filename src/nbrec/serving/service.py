@@ -1,0 +1,322 @@
+"""The request path: route, look up, filter, fall back; then log and measure.
+
+``RecommendationService`` is a plain class (no HTTP): the BentoML service, the tests and the
+benchmarks call it directly. Per request it makes at most one store call (precomputed top-N
+plus the user's recently seen items, one round trip) and a dot product for cold-start users.
+The live pointer is re-read at most every ``refresh_interval`` seconds; a new version's
+snapshot is loaded before it is switched to, so a publish never fails a request.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, NamedTuple, Protocol
+
+from nbrec.serving.logs import RRLogger
+from nbrec.serving.metrics import ServingMetrics
+from nbrec.serving.schemas import FeedbackRequest, RecommendRequest, SimilarItemsRequest, as_list
+from nbrec.serving.snapshot import Snapshot, UnknownVersion
+from nbrec.store import FeatureStore, Ranked, StoreError
+
+REFRESH_INTERVAL = 0.25
+CACHE_SIZE = 50_000  # (version, user) -> precomputed top-N; versions are immutable, so no staleness
+MAX_SNAPSHOTS = 4  # live + versions pinned by experiment variants
+NO_MODEL = "no model is live yet: publish one (`nbrec publish --dataset synthetic`) and retry"
+
+
+class NotReady(RuntimeError):
+    """No model can be served yet (nothing published, store never reached): HTTP 503."""
+
+
+class NotFound(LookupError):
+    """The request names something the live model does not know: HTTP 404."""
+
+
+class Route(NamedTuple):
+    """Where a request goes. ``model_version=None`` means the live version."""
+
+    experiment: str | None
+    variant: str | None
+    model_version: str | None
+
+
+class Router(Protocol):
+    """Maps a user to (experiment, variant, model_version); the experiments seam."""
+
+    def route(self, user_id: str) -> Route: ...
+
+
+class LiveRouter:
+    """The default: everyone gets the live version, no experiment."""
+
+    NO_EXPERIMENT = Route(None, None, None)
+
+    def route(self, user_id: str) -> Route:
+        return self.NO_EXPERIMENT
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+class RecommendationService:
+    """Recommendations from a feature store, with fallbacks, RR logs and metrics."""
+
+    def __init__(
+        self,
+        store: FeatureStore,
+        router: Router | None = None,
+        rr_log: RRLogger | None = None,
+        metrics: ServingMetrics | None = None,
+        refresh_interval: float = REFRESH_INTERVAL,
+        cache_size: int = CACHE_SIZE,
+        on_scores: Callable[[str, list], None] | None = None,
+    ):
+        self.store = store
+        self.router = router or LiveRouter()
+        self.metrics = metrics or ServingMetrics(process=False)
+        self.rr_log = rr_log
+        self.refresh_interval = refresh_interval
+        self.cache_size = cache_size
+        self.on_scores = on_scores  # e.g. the ops score-shift monitor
+        self.live_version: str | None = None
+        self._snapshots: dict[str, Snapshot] = {}
+        self._cache: OrderedDict[tuple[str, str], Ranked] = OrderedDict()
+        self._checked = -math.inf
+        self._lock = threading.Lock()
+        m, backend = self.metrics, store.backend
+        self._store_timers = {
+            op: (m.child(m.store_duration, backend, op), m.child(m.store_errors, backend, op))
+            for op in (
+                "user_view",
+                "recent_seen",
+                "similar",
+                "add_seen",
+                "live_version",
+                "snapshot",
+            )
+        }
+
+    # -- the live version -------------------------------------------------------------------
+    def _store_call(self, op: str, func, *args):
+        timer, errors = self._store_timers[op]
+        start = time.perf_counter()
+        try:
+            return func(*args)
+        except StoreError:
+            errors.inc()
+            raise
+        finally:
+            timer.observe(time.perf_counter() - start)
+
+    def refresh(self) -> str | None:
+        """Re-read the live pointer; load and switch to a new version. Keeps the old on errors."""
+        with self._lock:
+            self._checked = time.monotonic()
+            try:
+                live = self._store_call("live_version", self.store.live_version)
+                if live is not None and live != self.live_version:
+                    snapshot = self._snapshot(live)
+                    self.live_version = live
+                    self.metrics.set_live(live, snapshot.published_at)
+            except (StoreError, UnknownVersion):
+                pass  # keep serving the last known good version
+            return self.live_version
+
+    def _snapshot(self, version: str) -> Snapshot:
+        found = self._snapshots.get(version)
+        if found is None:
+            found = self._store_call("snapshot", Snapshot.load, self.store, version)
+            if len(self._snapshots) >= MAX_SNAPSHOTS:
+                keep = {self.live_version}
+                for old in [v for v in self._snapshots if v not in keep][:1]:
+                    del self._snapshots[old]
+            self._snapshots[version] = found
+        return found
+
+    def _live_snapshot(self) -> Snapshot:
+        if time.monotonic() - self._checked >= self.refresh_interval:
+            self.refresh()
+        if self.live_version is None:
+            raise NotReady(NO_MODEL)
+        return self._snapshot(self.live_version)
+
+    def _route(self, user_id: str) -> tuple[Route, Snapshot]:
+        live = self._live_snapshot()
+        route = self.router.route(user_id)
+        if route.model_version is None or route.model_version == live.version:
+            return route, live
+        try:
+            return route, self._snapshot(route.model_version)
+        except (StoreError, UnknownVersion):
+            return route, live  # a pinned variant's version vanished: serve live
+
+    def ready(self) -> tuple[bool, str]:
+        """(ready, reason): the store answers and a live model is loaded."""
+        if not self.store.ping():
+            return False, f"feature store {self.store!r} is unreachable"
+        if self.refresh() is None:
+            return False, NO_MODEL
+        return True, f"serving {self.live_version}"
+
+    # -- recommend --------------------------------------------------------------------------
+    def _user_recs(self, version: str, user_id: str) -> tuple[Ranked | None, list[str]]:
+        key = (version, user_id)
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+            return cached, self._store_call("recent_seen", self.store.recent_seen, user_id)
+        recs, seen = self._store_call("user_view", self.store.user_view, version, user_id)
+        if recs is not None:
+            self._cache[key] = recs
+            if len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return recs, seen
+
+    def recommend(self, req: RecommendRequest, request_id: str | None = None) -> dict[str, Any]:
+        start = time.perf_counter()
+        request_id = request_id or new_request_id()
+        user = req.user_id
+        route, snap = self._route(user)
+        version = snap.version
+        fallback = None
+        try:
+            recs, seen = self._user_recs(version, user)
+        except StoreError:
+            recs, seen = self._cache.get((version, user)), []
+            fallback = "store_unavailable"
+        if recs is None:
+            if fallback is None:
+                fallback = "unknown_user"
+                if req.user_features:
+                    recs = snap.cold_start(snap.feature_names(req.user_features))
+                    fallback = "cold_start" if recs is not None else fallback
+            recs = recs or snap.popular
+        blocked = set(seen)
+        blocked.update(req.exclude)
+        filters = {key: set(as_list(v)) for key, v in req.filters.items()}
+        items, scores = _pick(recs, req.k, blocked, filters, snap)
+        if len(items) < req.k and recs is not snap.popular:
+            blocked.update(items)  # top up from the popularity list
+            more_items, more_scores = _pick(
+                snap.popular, req.k - len(items), blocked, filters, snap
+            )
+            items += more_items
+            scores += more_scores
+        payload = {
+            "request_id": request_id,
+            "model_version": version,
+            "items": [{"item_id": i, "score": s} for i, s in zip(items, scores, strict=True)],
+            "fallback": fallback,
+            "experiment": route.experiment,
+            "variant": route.variant,
+        }
+        self._observe(route, version, fallback, scores)
+        if self.rr_log is not None:
+            base = {"request_id": request_id, "user_id": user, "model_version": version,
+                    "experiment": route.experiment, "variant": route.variant}  # fmt: skip
+            self.rr_log.log({
+                "kind": "request", **base, "k": req.k, "items": items, "scores": scores,
+                "propensities": getattr(route, "propensities", None), "fallback": fallback,
+                "latency_ms": round((time.perf_counter() - start) * 1000, 3), "status": 200,
+                "endpoint": "/recommend",
+            })  # fmt: skip
+            if route.experiment is not None:
+                self.rr_log.log({"kind": "exposure", **base, "items": items})
+        return payload
+
+    def _observe(self, route: Route, version: str, fallback: str | None, scores: list) -> None:
+        m = self.metrics
+        m.child(m.recommendations, version, route.variant or "none", fallback or "none").inc()
+        if not scores:
+            m.child(m.empty, version).inc()
+        nulls = sum(1 for s in scores if s is None)
+        if nulls:
+            m.child(m.null_scores, version).inc(nulls)
+        if self.on_scores is not None:
+            self.on_scores(version, scores)
+
+    # -- similar items, feedback ------------------------------------------------------------
+    def similar_items(self, req: SimilarItemsRequest, request_id: str | None = None) -> dict:
+        request_id = request_id or new_request_id()
+        snap = self._live_snapshot()
+        fallback = None
+        try:
+            found = self._store_call("similar", self.store.similar, snap.version, req.item_id)
+        except StoreError:
+            found, fallback = snap.popular, "store_unavailable"
+        if found is None:
+            raise NotFound(
+                f"unknown item_id {req.item_id!r}: model version {snap.version} has no such item"
+            )
+        items, scores = _pick(found, req.k, {req.item_id}, {}, None)
+        return {
+            "request_id": request_id,
+            "model_version": snap.version,
+            "items": [{"item_id": i, "score": s} for i, s in zip(items, scores, strict=True)],
+            "fallback": fallback,
+        }
+
+    def feedback(self, req: FeedbackRequest) -> dict[str, Any]:
+        """Remember the interaction (the item leaves the user's next answers) and log it."""
+        request_id = req.request_id or new_request_id()
+        route = self.router.route(req.user_id)
+        version = route.model_version or self.live_version
+        stored = True
+        try:
+            self._store_call("add_seen", self.store.add_seen, req.user_id, req.item_id)
+        except StoreError:
+            stored = False  # the RR log line below still records the event
+        m = self.metrics
+        m.child(m.feedback, req.event, version or "none", route.variant or "none").inc()
+        if self.rr_log is not None:
+            self.rr_log.log({
+                "kind": "feedback", "request_id": request_id, "user_id": req.user_id,
+                "model_version": version, "experiment": route.experiment, "variant": route.variant,
+                "item_id": req.item_id, "event": req.event, "value": req.value,
+            })  # fmt: skip
+        return {
+            "request_id": request_id,
+            "model_version": version,
+            "accepted": True,
+            "stored": stored,
+        }
+
+    def log_error(
+        self, endpoint: str, status: int, request_id: str, user_id: Any, error: str
+    ) -> None:
+        """RR log line for a refused request (4xx/5xx), so the logs account for every request."""
+        if self.rr_log is not None:
+            self.rr_log.log({
+                "kind": "request", "request_id": request_id,
+                "user_id": user_id if isinstance(user_id, str) else None,
+                "model_version": self.live_version, "experiment": None, "variant": None,
+                "k": None, "items": [], "scores": [], "propensities": None, "fallback": None,
+                "latency_ms": None, "status": status, "endpoint": endpoint, "error": error[:500],
+            })  # fmt: skip
+
+    def close(self) -> None:
+        if self.rr_log is not None:
+            self.rr_log.close()
+        self.store.close()
+
+
+def _pick(
+    ranked: Ranked, k: int, blocked: set[str], filters: dict[str, set[str]], snap: Snapshot | None
+) -> tuple[list[str], list[float | None]]:
+    """The first ``k`` items of ``ranked`` not blocked and passing the filters; NaN -> None."""
+    items: list[str] = []
+    scores: list[float | None] = []
+    for item, score in zip(*ranked, strict=True):
+        if item in blocked or (filters and not snap.accepts(item, filters)):
+            continue
+        items.append(item)
+        scores.append(score if score is not None and math.isfinite(score) else None)
+        if len(items) == k:
+            break
+    return items, scores

@@ -1,0 +1,93 @@
+"""The in-process copy of one published version: what every request needs without a store call.
+
+A snapshot holds the popularity fallback, item metadata (for filters) and the embeddings that
+score a cold-start user; it is loaded once per version and is the last-known-good copy the
+service answers from when the store is unreachable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nbrec.store import FeatureStore, Ranked, StoredEmbeddings
+
+COLD_CANDIDATES = 300  # cold-start scores are ranked over this many best items, then filtered
+
+
+class UnknownVersion(LookupError):
+    """The version is not (or no longer) in the store."""
+
+
+class Snapshot:
+    """Immutable per-version data kept in memory."""
+
+    def __init__(
+        self,
+        version: str,
+        info: dict[str, Any],
+        popular: Ranked,
+        item_meta: dict[str, dict[str, Any]],
+        embeddings: StoredEmbeddings | None,
+    ):
+        self.version = version
+        self.info = info
+        self.popular = popular
+        self.item_meta = item_meta
+        self.embeddings = embeddings
+        self.feature_index = (
+            {name: i for i, name in enumerate(embeddings.user_feature_names)} if embeddings else {}
+        )
+        self.item_ids = np.asarray(embeddings.item_ids, dtype=object) if embeddings else None
+
+    @classmethod
+    def load(cls, store: FeatureStore, version: str) -> Snapshot:
+        info = store.version_info(version)
+        if info is None:
+            raise UnknownVersion(f"model version {version!r} is not in the feature store {store!r}")
+        return cls(
+            version,
+            info,
+            store.popular(version),
+            store.item_meta(version),
+            store.item_vectors(version),
+        )
+
+    @property
+    def published_at(self) -> float | None:
+        return self.info.get("published_at")
+
+    def accepts(self, item_id: str, filters: dict[str, set[str]]) -> bool:
+        """True if the item's metadata matches every filter ('|'-separated values match any)."""
+        meta = self.item_meta.get(item_id)
+        if meta is None:
+            return False
+        for key, allowed in filters.items():
+            value = meta.get(key)
+            if value is None:
+                return False
+            text = str(value)
+            if text not in allowed and not any(v in allowed for v in text.split("|")):
+                return False
+        return True
+
+    def feature_names(self, features: dict[str, list[str] | str]) -> list[str]:
+        """Request features ({"country": "DE"}) as the model's feature names ("country=DE")."""
+        names = []
+        for key, values in features.items():
+            for value in [values] if isinstance(values, str) else values:
+                names.append(f"{key}={value}")
+        return [n for n in names if n in self.feature_index]
+
+    def cold_start(self, names: list[str]) -> Ranked | None:
+        """Score every item for a user described by feature ``names``: one dot product."""
+        emb = self.embeddings
+        if emb is None or not names:
+            return None
+        user = emb.user_feature_vectors[[self.feature_index[n] for n in names]].sum(axis=0)
+        scores = emb.item_vectors @ user + emb.item_bias
+        n = min(COLD_CANDIDATES, len(scores))
+        top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return self.item_ids[top].tolist(), scores[top].astype(float).tolist()
