@@ -24,7 +24,9 @@ REWARD_EVENTS = frozenset({"click", "purchase"})
 class CounterStore(Protocol):
     """The two feature-store methods a bandit needs (``nbrec.store.FeatureStore`` has them)."""
 
-    def incr_counter(self, namespace: str, arm: str, pulls: int = 0, rewards: float = 0) -> None: ...
+    def incr_counter(
+        self, namespace: str, arm: str, pulls: int = 0, rewards: float = 0
+    ) -> None: ...
 
     def counters(self, namespace: str) -> dict[str, tuple[int, float]]: ...
 

@@ -201,3 +201,13 @@ def simulate(
             )  # fmt: skip
         )
     return pd.concat(requests, ignore_index=True), pd.concat(feedback, ignore_index=True)
+
+
+def population_for(data: Dataset, seed: int = 0, **click_rates: float) -> Population:
+    """Ground truth for ``data``: the generator's tastes when known, else a held-out split."""
+    if "taste" in data.meta and data.items is not None and "category" in data.items:
+        return Population.from_dataset(data, **click_rates)
+    from nbrec.data.splits import split
+
+    parts = split(data.interactions, "stratified", validation=False, seed=seed)
+    return Population.from_holdout(parts.train, parts.test, **click_rates)
