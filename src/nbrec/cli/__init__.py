@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from nbrec.cli import data, evaluation, models, notebooks, serve, train
+from nbrec.cli import data, evaluation, experiment, models, notebooks, serve, simulate, train
 
 app = typer.Typer(help="nbrec: recommender system from notebooks to production.", no_args_is_help=True)
 app.add_typer(data.app, name="data")
@@ -18,6 +18,8 @@ app.command("train")(train.train)
 app.add_typer(models.app, name="models")
 app.command("serve")(serve.serve)
 app.command("publish")(serve.publish)
+app.add_typer(experiment.app, name="experiment")
+app.command("simulate")(simulate.simulate)
 
 
 def main() -> None:  # pragma: no cover - console entry point
