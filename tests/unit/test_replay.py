@@ -11,6 +11,7 @@ from nbrec.constants import ITEM_COL, TIMESTAMP_COL, USER_COL, WEIGHT_COL
 from nbrec.evaluation.replay import (
     LoggedEvents,
     compare_policies,
+    compare_two,
     popularity_scores,
     replay,
     simulate_uniform_log,
@@ -145,9 +146,12 @@ def test_compare_policies_table_and_curves():
         "random": RandomPolicy(),
         "popularity": FixedRanking(popularity_scores(frame, log)),
     }
-    table, curves = compare_policies(policies, log)
+    table, curves, results = compare_policies(policies, log)
     assert set(table["policy"]) == set(policies)
     assert table["ctr"].is_monotonic_decreasing
     assert (table["ctr_low"] <= table["ctr"]).all() and (table["ctr"] <= table["ctr_high"]).all()
     assert set(curves["policy"]) == set(policies)
     assert len(curves) == table["matched"].sum()
+    diff = compare_two(results["popularity"], results["random"])
+    assert diff["diff_low"] <= diff["ctr_diff"] <= diff["diff_high"]
+    assert diff["ctr_diff"] == pytest.approx(results["popularity"].ctr - results["random"].ctr)

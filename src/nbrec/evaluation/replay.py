@@ -153,15 +153,45 @@ def replay(
 
 def compare_policies(
     policies: dict[str, Policy], log: LoggedEvents, seed: int = DEFAULT_SEED, progress: bool = False
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Replay every policy on the same log: (summary table, curves), best CTR first."""
-    results = [replay(p, log, name, seed, progress=progress) for name, p in policies.items()]
-    table = pd.DataFrame([r.summary() for r in results]).sort_values("ctr", ascending=False)
-    curves = pd.concat([r.curve() for r in results], ignore_index=True)
-    return table.reset_index(drop=True), curves
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, ReplayResult]]:
+    """Replay every policy on the same log: (summary table best CTR first, curves, results)."""
+    results = {name: replay(p, log, name, seed, progress=progress) for name, p in policies.items()}
+    table = pd.DataFrame([r.summary() for r in results.values()]).sort_values(
+        "ctr", ascending=False
+    )
+    curves = pd.concat([r.curve() for r in results.values()], ignore_index=True)
+    return table.reset_index(drop=True), curves, results
 
 
 def popularity_scores(interactions: pd.DataFrame, log: LoggedEvents) -> np.ndarray:
     """Number of ratings per arm: the order a popularity policy follows."""
     counts = interactions[ITEM_COL].value_counts()
     return counts.reindex(log.arm_ids).fillna(0).to_numpy(dtype=float)
+
+
+def compare_two(a: ReplayResult, b: ReplayResult, alpha: float = 0.05) -> dict:
+    """CTR difference a - b with its confidence interval and p-value (two independent proportions)."""
+    from statsmodels.stats.proportion import confint_proportions_2indep, test_proportions_2indep
+
+    counts = (a.rewards.sum(), a.n_matched, b.rewards.sum(), b.n_matched)
+    low, high = confint_proportions_2indep(*counts, compare="diff", alpha=alpha)
+    test = test_proportions_2indep(*counts, compare="diff")
+    return {
+        "policy": a.policy, "baseline": b.policy, "ctr_diff": a.ctr - b.ctr,
+        "diff_low": float(low), "diff_high": float(high), "p_value": float(test.pvalue),
+    }  # fmt: skip
+
+
+def plot_curves(curves: pd.DataFrame, value: str = "ctr", ax=None):
+    """One line per policy against matched events; for CTR with its confidence band."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.gca()
+    for policy, group in curves.groupby("policy", sort=False):
+        ax.plot(group["step"], group[value], label=policy)
+        if value == "ctr":
+            ax.fill_between(group["step"], group["ctr_low"], group["ctr_high"], alpha=0.2)
+    ax.set_xlabel("matched events (replay)")
+    ax.set_ylabel(value.replace("_", " "))
+    ax.legend()
+    return ax
