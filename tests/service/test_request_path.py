@@ -1,0 +1,239 @@
+"""The request path in process, on a real SQLite store (and Redis for store failures)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import redis
+
+from nbrec.serving.logs import RRLogger
+from nbrec.serving.publish import build_tables, publish
+from nbrec.serving.schemas import FeedbackRequest, RecommendRequest, SimilarItemsRequest
+from nbrec.serving.service import NotFound, NotReady, RecommendationService, Route
+from nbrec.store import open_store
+
+
+def rec(svc, user, **kw):
+    return svc.recommend(RecommendRequest(user_id=user, **kw))
+
+
+def ids(payload) -> list[str]:
+    return [i["item_id"] for i in payload["items"]]
+
+
+def test_known_user_gets_the_models_own_top_k(service, item_knn):
+    user = str(item_knn.user_ids_[3])
+    expected = item_knn.recommend([user], k=10)
+    answer = rec(service, user, k=10)
+    assert answer["fallback"] is None and answer["model_version"] == "v1"
+    assert ids(answer) == expected["item_id"].tolist()
+    np.testing.assert_allclose([i["score"] for i in answer["items"]], expected["score"], rtol=1e-6)
+    assert len(answer["request_id"]) == 32
+
+
+def test_feedback_removes_the_item_from_the_next_answer(service, item_knn):
+    user = str(item_knn.user_ids_[5])
+    first = ids(rec(service, user, k=5))
+    out = service.feedback(FeedbackRequest(user_id=user, item_id=first[0], event="click"))
+    assert out["stored"] is True
+    second = ids(rec(service, user, k=5))
+    assert first[0] not in second and second[:4] == first[1:]
+
+
+def test_exclude_and_category_filter(service, item_knn, small_data):
+    user = str(item_knn.user_ids_[7])
+    first = ids(rec(service, user, k=5))
+    assert first[0] not in ids(rec(service, user, k=5, exclude=[first[0]]))
+    category = small_data.items.set_index("item_id")["category"]
+    wanted = category.iloc[0]
+    filtered = rec(service, user, k=5, filters={"category": [wanted]})
+    assert len(filtered["items"]) == 5 and {category[i] for i in ids(filtered)} == {wanted}
+    assert rec(service, user, k=5, filters={"category": "no-such"})["items"] == []
+
+
+def test_short_lists_are_topped_up_from_popularity(sqlite_store, item_knn):
+    publish(item_knn, "short", sqlite_store, top_n=3)
+    svc = RecommendationService(sqlite_store, refresh_interval=0)
+    user = str(item_knn.user_ids_[0])
+    answer = ids(rec(svc, user, k=6))
+    assert answer[:3] == item_knn.recommend([user], k=3)["item_id"].tolist()
+    assert len(answer) == 6 == len(set(answer))
+
+
+def test_unknown_user_gets_popularity(service, item_knn):
+    answer = rec(service, "never-seen", k=5)
+    assert answer["fallback"] == "unknown_user"
+    top = np.argsort(-item_knn.item_popularity_, kind="stable")[:5]
+    assert [i["score"] for i in answer["items"]] == item_knn.item_popularity_[top].tolist()
+
+
+def test_cold_start_scores_by_user_features(sqlite_store, lightfm, small_data):
+    publish(lightfm, "lfm", sqlite_store, items=small_data.items)
+    svc = RecommendationService(sqlite_store, refresh_interval=0)
+    features = {"age_band": "25-34", "country": "DE"}
+    answer = rec(svc, "new-user", k=10, user_features=features)
+    assert answer["fallback"] == "cold_start"
+    # Reference: the model's own scoring of a feature-only user, computed independently.
+    scores = lightfm.score_user_features(["age_band=25-34", "country=DE"])
+    expected = lightfm.item_ids_[np.argsort(-scores, kind="stable")[:10]].tolist()
+    assert ids(answer) == expected
+    unknown_features = rec(svc, "new-user", k=3, user_features={"planet": "mars"})
+    assert unknown_features["fallback"] == "unknown_user"
+
+
+def test_similar_items(service, item_knn):
+    item = str(item_knn.item_ids_[0])
+    answer = service.similar_items(SimilarItemsRequest(item_id=item, k=5))
+    assert answer["model_version"] == "v1" and item not in ids(answer)
+    scores = [i["score"] for i in answer["items"]]
+    assert scores == sorted(scores, reverse=True) and all(0 < s <= 1 for s in scores)
+    with pytest.raises(NotFound, match="unknown item_id 'nope'"):
+        service.similar_items(SimilarItemsRequest(item_id="nope"))
+
+
+def test_nothing_published_is_not_ready(sqlite_store):
+    svc = RecommendationService(sqlite_store, refresh_interval=0)
+    assert svc.ready() == (False, svc.ready()[1])
+    with pytest.raises(NotReady, match="publish"):
+        rec(svc, "u1")
+
+
+def test_new_version_is_picked_up_without_restart(service, sqlite_store, popularity, small_data):
+    assert rec(service, "u001")["model_version"] == "v1"
+    publish(popularity, "v2", sqlite_store, items=small_data.items)
+    assert rec(service, "u001")["model_version"] == "v2"
+    sqlite_store.set_live("v1")  # rollback
+    assert rec(service, "u001")["model_version"] == "v1"
+
+
+def test_refresh_interval_bounds_live_pointer_reads(sqlite_store, item_knn, popularity):
+    publish(item_knn, "v1", sqlite_store)
+    svc = RecommendationService(sqlite_store, refresh_interval=3600)
+    assert rec(svc, "u001")["model_version"] == "v1"
+    publish(popularity, "v2", sqlite_store)
+    assert rec(svc, "u001")["model_version"] == "v1"  # not re-read yet
+    assert svc.refresh() == "v2"
+
+
+class PinnedRouter:
+    """A router like the experiments engineer's: half the users to a pinned version."""
+
+    def route(self, user_id: str) -> Route:
+        if user_id.endswith(("0", "2", "4", "6", "8")):
+            return Route("exp1", "treatment", "v1")
+        return Route("exp1", "control", None)
+
+
+def test_router_seam_pins_versions_and_logs_exposures(sqlite_store, item_knn, popularity, tmp_path):
+    publish(item_knn, "v1", sqlite_store)
+    publish(popularity, "v2", sqlite_store)  # live
+    log = RRLogger(tmp_path / "logs")
+    svc = RecommendationService(sqlite_store, router=PinnedRouter(), rr_log=log, refresh_interval=0)
+    treated, control = rec(svc, "u010"), rec(svc, "u011")
+    assert (treated["model_version"], treated["variant"]) == ("v1", "treatment")
+    assert (control["model_version"], control["variant"]) == ("v2", "control")
+    log.flush()
+    lines = [
+        json.loads(x)
+        for f in (tmp_path / "logs").glob("rr-*.jsonl")
+        for x in f.read_text().splitlines()
+    ]
+    exposures = [x for x in lines if x["kind"] == "exposure"]
+    assert {(x["user_id"], x["experiment"], x["variant"]) for x in exposures} == {
+        ("u010", "exp1", "treatment"), ("u011", "exp1", "control")
+    }  # fmt: skip
+
+
+def test_rr_log_lines_follow_the_schema(service, item_knn, tmp_path):
+    user = str(item_knn.user_ids_[1])
+    answer = rec(service, user, k=4)
+    service.feedback(FeedbackRequest(user_id=user, item_id="i001", event="rating", value=4.5,
+                                     request_id=answer["request_id"]))  # fmt: skip
+    service.rr_log.flush()
+    files = list((tmp_path / "logs").glob("rr-*.jsonl"))
+    lines = [json.loads(x) for x in files[0].read_text().splitlines()]
+    request, feedback = lines
+    common = {"ts", "kind", "request_id", "user_id", "model_version", "experiment", "variant"}
+    assert common | {"k", "items", "scores", "propensities", "fallback", "latency_ms", "status",
+                     "endpoint"} <= request.keys()  # fmt: skip
+    assert request["items"] == ids(answer) and request["status"] == 200 and request["k"] == 4
+    assert request["ts"].endswith("Z") and request["endpoint"] == "/recommend"
+    assert common | {"item_id", "event", "value"} <= feedback.keys()
+    assert (feedback["request_id"], feedback["event"], feedback["value"]) == (
+        answer["request_id"], "rating", 4.5)  # fmt: skip
+
+
+def test_rr_log_never_blocks_and_counts_drops(tmp_path):
+    drops = []
+    log = RRLogger(tmp_path, queue_size=1, on_drop=lambda: drops.append(1))
+    for n in range(5_000):
+        log.log({"kind": "request", "n": n})
+    log.flush()
+    log.close()
+    assert log.dropped > 0 and log.dropped == len(drops)
+    written = sum(len(f.read_text().splitlines()) for f in tmp_path.glob("rr-*.jsonl"))
+    assert written + log.dropped == 5_000
+
+
+def test_rr_log_rotates_into_rr_files(tmp_path):
+    log = RRLogger(tmp_path, max_bytes=2_000, backups=3)
+    for n in range(200):
+        log.log({"kind": "request", "n": n, "pad": "x" * 50})
+    log.close()
+    names = sorted(f.name for f in tmp_path.iterdir())
+    assert len(names) == 4 and all(n.startswith("rr-") and n.endswith(".jsonl") for n in names)
+
+
+def test_metrics_carry_the_agreed_names(service, item_knn):
+    rec(service, str(item_knn.user_ids_[0]))
+    rec(service, "cold", k=3)
+    service.feedback(FeedbackRequest(user_id="cold", item_id="i001", event="click"))
+    text = service.metrics.render().decode()
+    for line in [
+        'nbrec_recommendations_total{fallback="none",model_version="v1",variant="none"} 1.0',
+        'nbrec_recommendations_total{fallback="unknown_user",model_version="v1",variant="none"} 1.0',
+        'nbrec_feedback_events_total{event="click",model_version="v1",variant="none"} 1.0',
+        'nbrec_live_model_info{model_version="v1"} 1.0',
+        'nbrec_store_duration_seconds_count{backend="sqlite",operation="user_view"} 2.0',
+    ]:
+        assert line in text
+    for name in ["nbrec_empty_recommendations_total", "nbrec_null_scores_total",
+                 "nbrec_store_errors_total", "nbrec_live_model_published_timestamp_seconds",
+                 "nbrec_log_lines_dropped_total", "nbrec_requests_total",
+                 "nbrec_request_duration_seconds"]:  # fmt: skip
+        assert f"# TYPE {name.removesuffix('_total')}" in text
+
+
+def test_empty_answers_are_counted(service, item_knn):
+    all_items = [str(i) for i in item_knn.item_ids_]
+    answer = rec(service, "cold", k=5, exclude=all_items[:500])
+    assert answer["items"] == []
+    assert (
+        'nbrec_empty_recommendations_total{model_version="v1"} 1.0'
+        in service.metrics.render().decode()
+    )
+
+
+@pytest.mark.redis
+def test_store_outage_falls_back_to_the_last_known_good_copy(redis_url, item_knn, small_data):
+    store = open_store(redis_url)
+    publish(item_knn, "v1", store, items=small_data.items)
+    svc = RecommendationService(store, refresh_interval=0)
+    known = str(item_knn.user_ids_[2])
+    before = rec(svc, known, k=5)
+    redis.Redis.from_url(redis_url).shutdown(nosave=True)  # the store goes away for real
+    during = rec(svc, known, k=5)
+    assert during["fallback"] == "store_unavailable" and ids(during) == ids(before)
+    cold = rec(svc, "someone-new", k=5)
+    popular = build_tables(item_knn, "x").popular[0][:5]
+    assert cold["fallback"] == "store_unavailable" and ids(cold) == popular
+    assert svc.ready()[0] is False
+    assert (
+        svc.feedback(FeedbackRequest(user_id=known, item_id="i001", event="view"))["stored"]
+        is False
+    )
+    text = svc.metrics.render().decode()
+    for op in ("recent_seen", "user_view", "add_seen"):  # cached user, new user, feedback
+        assert f'nbrec_store_errors_total{{backend="redis",operation="{op}"}} 1.0' in text
