@@ -28,6 +28,7 @@ class Arm:
 
 
 FADE = 0.85
+ERROR_SHARE = 0.02
 DEFAULT_ARMS = (
     Arm("control", "popularity-v1", click_prob=0.10, return_prob=0.40),
     Arm("treatment", "lightfm-v2", click_prob=0.25, return_prob=0.60),
@@ -85,6 +86,10 @@ def _request(
         "experiment": experiment if arm.variant else None,
         "variant": arm.variant,
     }
+    if rng.random() < ERROR_SHARE:  # a refused request: logged by the service with no items
+        return [{"ts": when.isoformat(), "kind": "request", **common, "k": None, "items": [],
+                 "scores": [], "propensities": None, "fallback": None, "latency_ms": None,
+                 "status": 422, "endpoint": "/recommend", "error": "invalid RecommendRequest"}]  # fmt: skip
     fallback = "cold_start" if rng.random() < 0.05 else None
     shown = rng.choice(len(popularity), size=k, replace=False, p=popularity)
     items = [f"i{i:05d}" for i in shown]

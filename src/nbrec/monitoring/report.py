@@ -3,7 +3,8 @@
 Everything is keyed by ``(model_version, variant)``, so a new model or experiment arm shows up
 without changing a line here or in the dashboard notebook. Definitions (one place, documented):
 
-- **requests / users**: request events and distinct users in the group.
+- **requests / users**: answered requests (status < 400) and distinct users in the group;
+  refused requests only count in ``error_rate``.
 - **CTR**: requests with at least one ``click`` feedback event / requests.
 - **engagement**: feedback events per active user per day (active = sent a request that day),
   averaged over the group's days.
@@ -67,18 +68,24 @@ def open_logs(log_dir: str | Path, pattern: str = LOG_PATTERN) -> duckdb.DuckDBP
                coalesce(variant, '{NO_VARIANT}') AS variant,
                CAST(ts AS DATE) AS day
         FROM {source}""")
-    con.execute("CREATE VIEW requests AS SELECT * FROM events WHERE kind = 'request'")
+    # Refused requests (4xx/5xx) are logged too, with no items: they count as errors, not as
+    # empty answers.
+    con.execute("CREATE VIEW attempts AS SELECT * FROM events WHERE kind = 'request'")
+    con.execute("CREATE VIEW requests AS SELECT * FROM attempts WHERE coalesce(status, 200) < 400")
     con.execute("CREATE VIEW feedback AS SELECT * FROM events WHERE kind = 'feedback'")
     return con
 
 
 def traffic(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Requests, users, CTR, fallback and empty-answer rates, latency per group."""
+    """Requests, users, CTR, fallback, empty-answer and error rates, latency per group."""
     return con.sql("""
         WITH clicked AS (
             SELECT DISTINCT request_id FROM feedback WHERE event = 'click'
+        ), errors AS (
+            SELECT model_version, variant, avg((coalesce(status, 200) >= 400)::INT) AS error_rate
+            FROM attempts GROUP BY ALL
         )
-        SELECT model_version, variant,
+        SELECT model_version, variant, any_value(error_rate) AS error_rate,
                count(*) AS requests,
                count(DISTINCT user_id) AS users,
                avg(CASE WHEN c.request_id IS NULL THEN 0 ELSE 1 END) AS ctr,
@@ -87,7 +94,8 @@ def traffic(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                quantile_cont(latency_ms, 0.5) AS latency_p50_ms,
                quantile_cont(latency_ms, 0.99) AS latency_p99_ms
         FROM requests r LEFT JOIN clicked c USING (request_id)
-        GROUP BY ALL ORDER BY ALL""").df()
+        LEFT JOIN errors USING (model_version, variant)
+        GROUP BY model_version, variant ORDER BY model_version, variant""").df()
 
 
 def daily(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
