@@ -97,7 +97,7 @@ class LightFMRecommender(Recommender):
         user_alpha: float = 0.0,
         max_sampled: int = 30,
         max_epochs: int = 60,
-        patience: int = 3,
+        patience: int = 5,
         holdout_ratio: float = 0.15,
         use_features: bool = True,
         num_threads: int = 2,
