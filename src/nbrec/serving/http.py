@@ -76,6 +76,15 @@ def parse(model: type[BaseModel], body: bytes) -> Any:
         raise HTTPError(422, f"invalid {model.__name__}: {_validation_message(exc)}") from None
 
 
+def _user_of(body: bytes) -> str | None:
+    """Best effort: the user_id of a refused body, so its RR log line can be attributed."""
+    try:
+        user = orjson.loads(body).get("user_id")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return str(user)[:128] if isinstance(user, str | int) else None
+
+
 class ServingApp:
     """The Starlette app; ``service`` is attached at start-up (building the app does no work)."""
 
@@ -102,11 +111,12 @@ class ServingApp:
             start = time.perf_counter()
             service = self.service
             request_id = new_request_id()
-            req = None
+            body = b""
             try:
                 if service is None:
                     raise NotReady("the service is starting")
-                req = parse(model, await read_body(request))
+                body = await read_body(request)
+                req = parse(model, body)
                 if method == "feedback":
                     payload, status = service.feedback(req), 200
                 else:
@@ -124,9 +134,7 @@ class ServingApp:
                 payload["request_id"] = request_id
                 payload["model_version"] = service.live_version if service else None
                 if service is not None:
-                    service.log_error(
-                        path, status, request_id, getattr(req, "user_id", None), payload["error"]
-                    )
+                    service.log_error(path, status, request_id, _user_of(body), payload["error"])
             if service is not None:
                 m = service.metrics
                 m.child(m.requests, path, str(status)).inc()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from nbrec.constants import DEFAULT_K
 
@@ -24,8 +24,8 @@ def _id(value: object) -> object:
 
 Id = Annotated[
     str,
+    StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[^\x00-\x1f]+$"),
     BeforeValidator(_id),
-    Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[^\x00-\x1f]+$"),
 ]
 Text = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
 Values = Annotated[list[Text], Field(min_length=1, max_length=MAX_LIST)] | Text

@@ -1,0 +1,74 @@
+"""Start the real service (``nbrec serve``: BentoML) on a free port; stop it afterwards."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+NBREC = str(Path(sys.executable).parent / "nbrec")
+START_TIMEOUT = 90.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def service_env(workdir: Path, store_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "NBREC_VAR_DIR": str(workdir / "var"),
+        "NBREC_STORE_URL": store_url,
+        "NBREC_REFRESH_INTERVAL": "0.1",
+        "BENTOML_HOME": str(workdir / "bentoml"),
+        "BENTOML_DO_NOT_TRACK": "True",
+    }
+
+
+@contextmanager
+def running_service(workdir: Path, store_url: str) -> Iterator[str]:
+    """Yield the base URL once /readyz answers 200 (a model must be published first)."""
+    port = free_port()
+    log_path = workdir / f"service-{port}.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [NBREC, "serve", "--port", str(port)], env=service_env(workdir, store_url),
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(
+                    f"service exited ({proc.returncode}):\n{log_path.read_text()[-3000:]}"
+                )
+            try:
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"service not ready in {START_TIMEOUT}s:\n{log_path.read_text()[-3000:]}"
+                )
+            time.sleep(0.25)
+        yield url
+    finally:
+        # The whole process group: bentoml's arbiter and its worker.
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
