@@ -114,6 +114,9 @@ def test_offline_leaderboard_is_matched_to_model_versions(tmp_path):
     both = report.offline_vs_online(online, report.read_leaderboard(board)).set_index("variant")
     assert both.loc["a", "offline_ndcg@10"] == 0.1 and both.loc["b", "offline_coverage"] == 0.3
     assert pd.isna(both.loc["c", "offline_ndcg@10"])
+    registry = {"mystery-1": "lightfm"}  # pipeline versions are hashes: the registry knows
+    both = report.offline_vs_online(online, report.read_leaderboard(board), registry)
+    assert both.set_index("variant").loc["c", "offline_ndcg@10"] == 0.2
     assert report.read_leaderboard(tmp_path / "missing.json").empty
     assert report.offline_vs_online(online, report.read_leaderboard("")).equals(
         online.assign(model=None)

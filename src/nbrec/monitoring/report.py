@@ -202,17 +202,33 @@ def read_leaderboard(path: str | Path | None) -> pd.DataFrame:
     return pd.DataFrame(json.loads(Path(path).read_text()))
 
 
-def offline_vs_online(online: pd.DataFrame, leaderboard: pd.DataFrame) -> pd.DataFrame:
+def registry_models() -> dict[str, str]:
+    """``{version: model name}`` from the model registry; empty if it cannot be read."""
+    try:
+        from nbrec import registry
+
+        return {entry.version: entry.model for entry in registry.list_versions()}
+    except Exception:  # a dashboard without the registry still shows the online figures
+        return {}
+
+
+def offline_vs_online(
+    online: pd.DataFrame, leaderboard: pd.DataFrame, models: dict[str, str] | None = None
+) -> pd.DataFrame:
     """Online figures next to the offline ones of the model each version was trained from.
 
-    A version matches the longest leaderboard ``model`` name it starts with or contains
-    (versions are named ``<model>-<stamp>`` or similar); unmatched versions keep NaN offline.
+    A version's model comes from ``models`` (the registry: pipeline versions are hashes), else
+    from the longest leaderboard ``model`` name the version contains (``popularity-20260101``);
+    unmatched versions keep NaN offline figures.
     """
     names = sorted(
         leaderboard.get("model", pd.Series(dtype=str)).astype(str), key=len, reverse=True
     )
+    models = models or {}
 
     def model_of(version: str) -> str | None:
+        if version in models:
+            return models[version]
         return next((name for name in names if name in version), None)
 
     frame = online.assign(model=online["model_version"].map(model_of))
