@@ -104,10 +104,12 @@ class LightFMRecommender(Recommender):
         seed: int = DEFAULT_SEED,
         progress: bool = False,
     ):
-        self.loss, self.no_components, self.learning_rate = loss, no_components, learning_rate
+        # int()/bool(): tuning may hand values back as floats (a row of a float frame)
+        self.loss, self.no_components, self.learning_rate = loss, int(no_components), learning_rate
         self.item_alpha, self.user_alpha, self.max_sampled = item_alpha, user_alpha, max_sampled
-        self.max_epochs, self.patience, self.holdout_ratio = max_epochs, patience, holdout_ratio
-        self.use_features, self.num_threads, self.seed = use_features, num_threads, seed
+        self.max_epochs, self.patience = int(max_epochs), int(patience)
+        self.holdout_ratio = holdout_ratio
+        self.use_features, self.num_threads, self.seed = bool(use_features), num_threads, seed
         self.progress = progress
 
     def _new_lightfm(self):
