@@ -19,7 +19,7 @@ from nbrec.experiments.analysis import (
 )
 from nbrec.experiments.logs import read_rr_logs, write_rr_logs
 from nbrec.experiments.simulator import simulate
-from tests.experiments.conftest import two_way
+from nbrec.experiments.trust import two_way
 
 
 def frames(clicks: dict[str, list[list[int]]]):

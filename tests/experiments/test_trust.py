@@ -10,69 +10,38 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nbrec.experiments.analysis import DONT_SHIP, SHIP, analyze, required_sample_size, srm_check
+from nbrec.experiments.analysis import DONT_SHIP, SHIP, analyze, srm_check
 from nbrec.experiments.simulator import simulate
-from tests.experiments.conftest import two_way
-
-
-def run_aa(population, runs: int, users: int, requests_per_user: int, holdout: float = 0.0):
-    """Run ``runs`` A/A experiments (same policy everywhere) -> (Welch p, z p, SRM flagged) arrays."""
-    exp = two_way("aa", holdout=holdout)
-    same = population.popular_policy()
-    policies = {"control": same, "treatment": same, "holdout": same}
-    out = []
-    for run in range(runs):
-        req, fb = simulate(
-            population, exp, policies, users, requests_per_user, seed=run, salt=f"aa-{run}"
-        )
-        report = analyze(exp, req, fb, bootstrap=False)
-        comparison = report.comparisons[0]
-        out.append((comparison["p_value"], comparison["z_p_value"], report.srm["flagged"]))
-    welch, z, srm = (np.array(col) for col in zip(*out, strict=True))
-    return welch, z, srm
+from nbrec.experiments.trust import aa_runs, power_runs, two_way
 
 
 def test_aa_false_positive_rate_is_alpha(population):
     """200 A/A experiments, 600 users with 3 requests each: the verdict's test fires ~5% of the time."""
-    welch, z, srm = run_aa(population, runs=200, users=600, requests_per_user=3)
-    assert 0.02 <= np.mean(welch < 0.05) <= 0.08
-    assert srm.sum() <= 2  # SRM alarm at 0.001: expected 0.2 false alarms in 200 runs
+    runs = aa_runs(population, runs=200, users=600, requests_per_user=3)
+    assert 0.02 <= np.mean(runs["p_value"] < 0.05) <= 0.08
+    assert runs["srm"].sum() <= 2  # SRM alarm at 0.001: expected 0.2 false alarms in 200 runs
     # p-values of a true null are uniform: no decile holds more than twice its share.
-    assert np.histogram(welch, bins=10, range=(0, 1))[0].max() <= 40
+    assert np.histogram(runs["p_value"], bins=10, range=(0, 1))[0].max() <= 40
 
 
 def test_aa_z_test_with_one_request_per_user(population):
     """The two-proportion z-test is exact when requests are independent (one per user)."""
-    _, z, _ = run_aa(population, runs=200, users=800, requests_per_user=1)
-    assert 0.02 <= np.mean(z < 0.05) <= 0.08
+    runs = aa_runs(population, runs=200, users=800, requests_per_user=1)
+    assert 0.02 <= np.mean(runs["z_p_value"] < 0.05) <= 0.08
 
 
 @pytest.mark.slow
 def test_aa_false_positive_rate_1000_runs_with_holdout(population):
-    welch, z, srm = run_aa(population, runs=1000, users=2000, requests_per_user=4, holdout=0.1)
-    assert 0.035 <= np.mean(welch < 0.05) <= 0.065  # +-2.2 standard errors at 1000 runs
-    assert srm.sum() <= 5
-
-
-def measured_power(population, share: float, runs: int) -> tuple[float, int]:
-    """Power of the analysis at the sample size the power analysis asks for, for the true lift."""
-    control, better = population.popular_policy(), population.taste_policy(share)
-    p0, p1 = population.expected_ctr(control, 10), population.expected_ctr(better, 10)
-    n = required_sample_size(p0, p1 - p0, alpha=0.05, power=0.8)
-    exp = two_way("ab")
-    hits = 0
-    for run in range(runs):
-        req, fb = simulate(population, exp, {"control": control, "treatment": better}, users=2 * n,
-                           seed=run, salt=f"ab-{run}")  # fmt: skip
-        comparison = analyze(exp, req, fb, bootstrap=False).comparisons[0]
-        hits += comparison["significant"] and comparison["lift"] > 0
-    return hits / runs, n
+    runs = aa_runs(population, runs=1000, users=2000, requests_per_user=4, holdout=0.1, seed=10_000)
+    assert 0.035 <= np.mean(runs["p_value"] < 0.05) <= 0.065  # +-2.2 standard errors at 1000 runs
+    assert runs["srm"].sum() <= 5
 
 
 def test_ab_power_matches_the_power_analysis(population):
     """A known-better policy (30% of slots from the user's taste) is found with power ~0.8."""
-    power, n = measured_power(population, share=0.3, runs=200)
-    tolerance = 3 * np.sqrt(0.8 * 0.2 / 200)
+    result = power_runs(population, share=0.3, runs=200)
+    power, n = result["measured_power"], result["users_per_variant"]
+    tolerance = 3 * result["standard_error"]
     assert n > 100  # a real experiment, not a trivially easy one
     assert power >= 0.8 - tolerance, f"power {power:.3f} at n={n} per variant"
     assert power <= 0.8 + tolerance, (
@@ -82,9 +51,9 @@ def test_ab_power_matches_the_power_analysis(population):
 
 @pytest.mark.slow
 def test_ab_power_small_effect_500_runs(population):
-    power, n = measured_power(population, share=0.1, runs=500)
-    assert n > 1000
-    assert abs(power - 0.8) <= 3 * np.sqrt(0.8 * 0.2 / 500), f"power {power:.3f} at n={n}"
+    result = power_runs(population, share=0.1, runs=500, seed=10_000)
+    assert result["users_per_variant"] > 1000
+    assert abs(result["measured_power"] - 0.8) <= 3 * result["standard_error"], result
 
 
 def test_srm_flags_an_injected_45_55_split(population):
