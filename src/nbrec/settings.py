@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     # Serving (bentos/recommender, nbrec serve)
     log_stdout: bool = False  # RR log lines to stdout instead of files under logs_path
     refresh_interval: float = 0.25  # seconds between checks of the store's live pointer
+    bentoml_metrics: bool = True  # BentoML's own HTTP metrics (its middleware costs ~15% req/s)
     # Experiments (nbrec.experiments): the folder of experiments/*.yaml the router reads
     experiments_dir: Path = Path("experiments")
 
