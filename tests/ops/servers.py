@@ -1,0 +1,114 @@
+"""Real servers for the ops tests: the nbrec service (as `nbrec serve` starts it) and Prometheus.
+
+Both start on free loopback ports in temporary folders and are stopped afterwards. A missing
+binary skips locally with an install hint and fails in CI (``require_binary``).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import yaml
+
+from tests.conftest import ROOT
+from tests.store.redis_server import require_binary
+
+PROMETHEUS_CONFIG = ROOT / "deploy" / "prometheus" / "prometheus.yml"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, proc: subprocess.Popen, timeout: float, log: Path) -> None:
+    """Poll ``url`` until it answers 200; fail with the server's log if it dies or times out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(
+                f"{url} server exited ({proc.returncode}):\n{log.read_text()[-3000:]}"
+            )
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"{url} not ready after {timeout}s:\n{log.read_text()[-3000:]}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM the process group the server runs in (BentoML forks workers), then wait."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+@contextmanager
+def nbrec_service(home: Path, env: dict[str, str]) -> Iterator[str]:
+    """``nbrec serve`` on a free port with ``env`` (NBREC_* settings); yield its base URL."""
+    port = free_port()
+    log = home / "service.log"
+    command = [str(Path(sys.executable).parent / "nbrec"), "serve", "--port", str(port)]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            command, cwd=home, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(f"{url}/readyz", proc, timeout=120, log=log)
+        yield url
+    finally:
+        stop(proc)
+
+
+def prometheus_config(target: str, out: Path, interval: str = "1s") -> Path:
+    """deploy/prometheus/prometheus.yml aimed at ``target``, with fast scrapes and rule evaluation.
+
+    Everything else (rule files, job names, metrics path) is the deployed config's own.
+    """
+    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+    config["global"].update(scrape_interval=interval, evaluation_interval=interval)
+    config["rule_files"] = [str(PROMETHEUS_CONFIG.parent / path) for path in config["rule_files"]]
+    config.pop("alerting", None)  # no Alertmanager in this test
+    jobs = [job for job in config["scrape_configs"] if job["job_name"] == "nbrec"]
+    jobs[0]["static_configs"][0]["targets"] = [target]
+    config["scrape_configs"] = jobs
+    out.write_text(yaml.safe_dump(config, sort_keys=False))
+    return out
+
+
+@contextmanager
+def prometheus(config: Path, workdir: Path) -> Iterator[str]:
+    """A Prometheus server on a free loopback port with storage in ``workdir``; yield its URL."""
+    binary = require_binary("prometheus", "prometheus")
+    port = free_port()
+    log = workdir / "prometheus.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [binary, f"--config.file={config}", f"--storage.tsdb.path={workdir / 'tsdb'}",
+             f"--web.listen-address=127.0.0.1:{port}"],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(f"{url}/-/ready", proc, timeout=60, log=log)
+        yield url
+    finally:
+        stop(proc)
