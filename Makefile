@@ -10,7 +10,7 @@ NBREC_DATA_DIR ?= var/data
 export NBREC_DATA_DIR
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-all lint format notebooks leaderboard clean
+.PHONY: help install demo test test-all lint format notebooks leaderboard clean observe report
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -45,6 +45,12 @@ notebooks: install ## execute every notebook with papermill into var/notebooks (
 
 leaderboard: install ## leaderboard on the default data set (DATASET=, MODELS=)
 	$(BIN)/nbrec leaderboard --dataset $${DATASET:-synthetic} --models $${MODELS:-all}
+
+observe: install ## Prometheus + Alertmanager scraping the service on localhost:3000 (SERVICE=host:port)
+	PY=$(PY) deploy/observe.sh
+
+report: install ## rebuild the product performance dashboard from the RR logs (var/reports/)
+	$(PY) flows/report.py --once
 
 clean: ## remove runtime state under var/ (keeps .venv)
 	rm -rf var/
