@@ -9,7 +9,9 @@ reshuffles users and changing nothing keeps them sticky.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
+import math
+import time
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from hashlib import blake2b
 from itertools import accumulate
@@ -60,19 +62,24 @@ class Layer:
 
     def __init__(self, name: str, experiments: list[Experiment]):
         self.name = name
+        self.salt = f"layer:{name}"
         # Order by start then name, so adding a later experiment does not move earlier ones' users.
         ordered = sorted(experiments, key=lambda e: (e.start is None, e.start or 0, e.name))
-        self._slices: list[tuple[float, float, Allocator]] = []
+        self._slices: list[tuple[float, float, Allocator, float, float]] = []
         low = 0.0
         for exp in ordered:
-            self._slices.append((low, low + exp.traffic, Allocator(exp)))
+            # Schedules as epoch seconds: comparing floats per request is cheaper than datetimes.
+            start = exp.start.timestamp() if exp.start else -math.inf
+            end = exp.end.timestamp() if exp.end else math.inf
+            self._slices.append((low, low + exp.traffic, Allocator(exp), start, end))
             low += exp.traffic
 
-    def experiment_for(self, user_id: str) -> Allocator | None:
-        position = bucket(f"layer:{self.name}", user_id)
-        for low, high, allocator in self._slices:
+    def experiment_for(self, user_id: str, now: float) -> Allocator | None:
+        """The running experiment of this layer that owns ``user_id`` at ``now`` (epoch s), if any."""
+        position = bucket(self.salt, user_id)
+        for low, high, allocator, start, end in self._slices:
             if low <= position < high:
-                return allocator
+                return allocator if start <= now < end else None
         return None
 
 
@@ -97,21 +104,25 @@ class ExperimentRouter:
         self.live_version = live_version
         self.clock = clock
 
+    def _now(self) -> float:
+        return self.clock().timestamp() if self.clock else time.time()
+
+    def _assigned(self, user_id: str) -> Iterator[tuple[Experiment, str]]:
+        now = self._now()
+        for layer in self.layers:
+            allocator = layer.experiment_for(user_id, now)
+            if allocator is not None:
+                yield allocator.experiment, allocator.variant(user_id)
+
     def assign(self, user_id: str) -> list[tuple[Experiment, str]]:
         """Every (experiment, variant) the user is in right now, one per layer at most."""
-        now = self.clock() if self.clock else None
-        found = []
-        for layer in self.layers:
-            allocator = layer.experiment_for(user_id)
-            if allocator is not None and allocator.experiment.is_running(now):
-                found.append((allocator.experiment, allocator.variant(user_id)))
-        return found
+        return list(self._assigned(user_id))
 
     def route(self, user_id: str) -> Assignment:
-        assigned = self.assign(user_id)
-        if not assigned:
+        found = next(self._assigned(user_id), None)  # later layers need not be hashed
+        if found is None:
             return NO_EXPERIMENT
-        experiment, variant = assigned[0]
+        experiment, variant = found
         if variant == HOLDOUT:
             return Assignment(experiment.name, HOLDOUT, self.live_version())
         return Assignment(experiment.name, variant, self.version_of(experiment.variant(variant)))

@@ -45,7 +45,7 @@ class Slate:
 
 def propensities(
     policy: Policy, pulls: np.ndarray, rewards: np.ndarray, chosen: np.ndarray, k: int,
-    rng: np.random.Generator, draws: int = 256,
+    rng: np.random.Generator, draws: int = 128,
 ) -> np.ndarray:  # fmt: skip
     """P(each chosen arm is in a top-k slate) under ``policy``, by Monte Carlo over its randomness.
 

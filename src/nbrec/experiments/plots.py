@@ -33,7 +33,9 @@ def pvalue_histogram(p_values: pd.Series, alpha: float = 0.05, ax=None):
     return ax
 
 
-def power_curve(baseline: float, mdes: list[float], alpha: float = 0.05, power: float = 0.8, ax=None):
+def power_curve(
+    baseline: float, mdes: list[float], alpha: float = 0.05, power: float = 0.8, ax=None
+):
     """Users per variant needed to detect each minimum detectable effect (log scale)."""
     ax = ax or plt.gca()
     needed = [required_sample_size(baseline, m, alpha, power) for m in mdes]
