@@ -1,0 +1,61 @@
+"""A local Prefect server for the schedules, started and stopped with them.
+
+Prefect's ephemeral (in-process) server runs flows but not its scheduler service, so cron
+schedules need a real server: ``prefect server start`` on a free loopback port, or the one
+``PREFECT_API_URL`` already points at.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_healthy(url: str, timeout: float = 120.0, process: subprocess.Popen | None = None) -> None:
+    """Poll ``<url>/health`` until it answers; fail early if the server process died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(
+                f"prefect server exited with code {process.returncode} before it was healthy"
+            )
+        with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+            if response.status == 200:
+                return
+        time.sleep(0.5)
+    raise TimeoutError(f"prefect server at {url} not healthy after {timeout:.0f}s")
+
+
+@contextlib.contextmanager
+def local_server(port: int | None = None) -> Iterator[str]:
+    """Yield an API URL: ``PREFECT_API_URL`` if set, else a server started here (stopped on exit)."""
+    if os.environ.get("PREFECT_API_URL"):
+        yield os.environ["PREFECT_API_URL"]
+        return
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        wait_healthy(url, process=process)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -1,0 +1,35 @@
+"""Deployments carry the agreed cron schedules; the monitoring flow checks what is live."""
+
+from __future__ import annotations
+
+import pytest
+
+from nbrec.pipeline.flows import load_flow_module
+
+pytestmark = pytest.mark.flows
+
+
+def test_deployments_have_cron_schedules(prefect_harness):
+    serve = load_flow_module("serve")
+    found = {d.name: d for d in serve.deployments(train_cron="0 4 * * *")}
+    assert found["daily-retraining"].flow_name == "nbrec-training"
+    assert [s.schedule.cron for s in found["daily-retraining"].schedules] == ["0 4 * * *"]
+    assert [s.schedule.cron for s in found["hourly-monitoring"].schedules] == [serve.MONITOR_CRON]
+    assert found["daily-retraining"].parameters == {"dataset": "synthetic"}
+
+
+def test_monitoring_flow_validates_the_live_recommendations(prefect_harness):
+    from nbrec import registry
+    from nbrec.models import make_model
+    from nbrec.pipeline import lifecycle
+    from nbrec.pipeline.status import read_status
+    from tests.conftest import checkerboard
+
+    monitoring = load_flow_module("monitoring").monitoring
+    model = make_model("popularity").fit(checkerboard())
+    registry.register(model, "vmonitor", {"params": {}})
+    lifecycle.promote("vmonitor")  # published from the registry, then made live
+    result = monitoring(sample=10)
+    assert result["success"] is True
+    entry = read_status()["validation"]["recommendations_live"]
+    assert entry["success"] is True and entry["failed_expectations"] == []
