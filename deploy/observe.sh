@@ -4,14 +4,14 @@
 #   SERVICE=host:port   the service to scrape (default localhost:3000)
 #   PROM_PORT / AM_PORT  web ports (default 9090 / 9093)
 # Alertmanager's receivers come from ALERTMANAGER_* variables; unset ones get harmless local
-# values (--dev), so alerts show up in its UI but go nowhere. State lives in var/observe/.
+# values (--dev), so alerts show up in its UI but go nowhere. State: OBSERVE_DIR (var/observe).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SERVICE="${SERVICE:-localhost:3000}"
 PROM_PORT="${PROM_PORT:-9090}"
 AM_PORT="${AM_PORT:-9093}"
 PY="${PY:-.venv/bin/python}"
-OUT=var/observe
+OUT="${OBSERVE_DIR:-var/observe}"
 
 prometheus_bin=$(command -v prometheus || true)
 alertmanager_bin=$(command -v prometheus-alertmanager || command -v alertmanager || true)
