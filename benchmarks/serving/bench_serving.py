@@ -1,0 +1,297 @@
+"""Serving benchmark: bare Starlette vs bare BentoML vs nbrec /recommend (SQLite, Redis).
+
+    .venv/bin/python benchmarks/serving/bench_serving.py [--duration 10] [--connections 16]
+
+Every server runs in its own process on loopback; ``wrk`` (Debian package, installed here if
+missing) is the load generator in another process. For each target: peak throughput, p50 and
+p99 at ``--connections`` connections, and the ratio to bare Starlette measured in the same run;
+for nbrec also p99 at about half of its own peak (wrk's ``delay()`` paces each connection).
+Plus an in-process microbenchmark of the request path. Results go to RESULTS.md next to this file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def ensure_wrk() -> str:
+    if shutil.which("wrk") is None:
+        print("wrk not found: installing the Debian package", flush=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False)
+    found = shutil.which("wrk")
+    if found is None:
+        sys.exit("wrk is required: `apt-get install wrk` (as root)")
+    return found
+
+
+class Server:
+    """A server process (own session, so the whole group is stopped)."""
+
+    def __init__(self, name: str, cmd: list[str], env: dict, cwd: Path, ready_path: str, port: int):
+        self.name, self.port = name, port
+        self.url = f"http://127.0.0.1:{port}"
+        slug = re.sub(r"\W+", "-", name)
+        self.log = Path(tempfile.gettempdir()) / f"bench-{slug}-{port}.log"
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)  # fmt: skip
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if (
+                    httpx.post(
+                        self.url + ready_path, json={"user_id": "u0001"}, timeout=2
+                    ).status_code
+                    < 500
+                ):
+                    return
+            except httpx.TransportError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                sys.exit(f"{name} did not start; log: {self.log}")
+            time.sleep(0.3)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+def lua_script(users: list[str], delay_ms: float | None) -> str:
+    table = ",".join(f'"{u}"' for u in users)
+    script = f"""
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local users = {{{table}}}
+local n = 0
+request = function()
+  n = n + 1
+  local body = '{{"user_id": "' .. users[(n % #users) + 1] .. '", "k": 10}}'
+  return wrk.format(nil, nil, nil, body)
+end
+"""
+    if delay_ms:
+        script += f"delay = function() return {delay_ms:.3f} end\n"
+    return script
+
+
+def _ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run_wrk(wrk: str, url: str, users: list[str], seconds: float, connections: int,
+            delay_ms: float | None = None) -> dict:  # fmt: skip
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(lua_script(users, delay_ms))
+    load = os.getloadavg()[0]
+    out = subprocess.run(
+        [wrk, "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", f.name, url + "/recommend"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    os.unlink(f.name)
+    lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)$", out, re.M)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": _ms(lat["50"]), "p99": _ms(lat["99"]),
+        "non2xx": int(bad.group(1)) if bad else 0, "socket_errors": errors.group(1) if errors else "",
+        "load": load,
+    }  # fmt: skip
+
+
+def publish_model(store_url: str):
+    from nbrec.data.synthetic import generate
+    from nbrec.models import make_model
+    from nbrec.serving.publish import publish
+
+    data = generate()
+    model = make_model("item_knn").fit(data.interactions, data.items, data.users)
+    publish(model, "bench", store_url, items=data.items)
+    return [str(u) for u in model.user_ids_]
+
+
+def microbench(store_url: str, users: list[str], n: int = 20_000) -> dict:
+    """In-process request path: route, lookup (cached user), filter, metrics, RR log queue."""
+    from nbrec.serving.logs import RRLogger
+    from nbrec.serving.schemas import RecommendRequest
+    from nbrec.serving.service import RecommendationService
+    from nbrec.store import open_store
+
+    with tempfile.TemporaryDirectory() as logs:
+        svc = RecommendationService(open_store(store_url), rr_log=RRLogger(logs))
+        req = RecommendRequest(user_id=users[0], k=10)
+        svc.recommend(req)  # cached from here on
+        times = []
+        for _ in range(n):
+            start = time.perf_counter()
+            svc.recommend(req)
+            times.append(time.perf_counter() - start)
+        svc.close()
+    times.sort()
+    return {
+        "median_us": statistics.median(times) * 1e6,
+        "p99_us": times[int(0.99 * len(times))] * 1e6,
+    }
+
+
+def machine() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    names = [line.split(":", 1)[1].strip() for line in
+             (cpuinfo.read_text().splitlines() if cpuinfo.is_file() else []) if "model name" in line]  # fmt: skip
+    cpu = names[0] if names else platform.processor()
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    import bentoml
+    import starlette
+    import uvicorn
+
+    return (f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, {platform.platform()}, Python "
+            f"{platform.python_version()}, bentoml {bentoml.__version__}, starlette "
+            f"{starlette.__version__}, uvicorn {uvicorn.__version__} (asyncio loop, h11)")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=10, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="interleaved runs per target (median)"
+    )
+    parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    args = parser.parse_args()
+    wrk = ensure_wrk()
+    sys.path.insert(0, str(ROOT / "tests"))  # reuse the test helper that starts redis-server
+    work = Path(tempfile.mkdtemp(prefix="nbrec-bench-"))
+    base_env = {**os.environ, "BENTOML_HOME": str(work / "bentoml"), "BENTOML_DO_NOT_TRACK": "True",
+                "NBREC_VAR_DIR": str(work / "var"), "PYTHONPATH": str(HERE / "targets")}  # fmt: skip
+    from store.redis_server import redis_server
+
+    sqlite_url = f"sqlite:///{work / 'features.db'}"
+    users = publish_model(sqlite_url)
+    bentoml_cmd = [str(BIN / "bentoml"), "serve", "bare_bentoml:Bare", "--port", "{port}"]
+    nbrec_cmd = [str(BIN / "nbrec"), "serve", "--port", "{port}"]
+    with redis_server(work) as redis_url:
+        publish_model(redis_url)
+        targets = [
+            ("bare Starlette/uvicorn (reference)",
+             [str(BIN / "uvicorn"), "--no-access-log", "--port", "{port}", "bare_starlette:app"], {}),
+            *[(f"bare BentoML ({mode})", bentoml_cmd, {"BENCH_BENTO_MODE": mode})
+              for mode in ("api", "mounted", "mounted-tuned", "mounted-frozen")],
+            ("nbrec /recommend, SQLite store", nbrec_cmd, {"NBREC_STORE_URL": sqlite_url}),
+            ("nbrec /recommend, SQLite, no BentoML metrics", nbrec_cmd,
+             {"NBREC_STORE_URL": sqlite_url, "NBREC_BENTOML_METRICS": "false"}),
+            ("nbrec /recommend, Redis store", nbrec_cmd, {"NBREC_STORE_URL": redis_url}),
+        ]  # fmt: skip
+        servers = []
+        try:
+            # All servers up at once (idle ones cost nothing); runs interleave round by round,
+            # so a burst of load from other users of the machine hits every target alike.
+            for name, cmd, extra in targets:
+                port = free_port()
+                cmd = [c.replace("{port}", str(port)) for c in cmd]
+                servers.append(
+                    Server(name, cmd, {**base_env, **extra}, HERE / "targets", "/recommend", port)
+                )
+            for server in servers:
+                run_wrk(wrk, server.url, users, 2, args.connections)  # warm up
+            runs: dict[str, list[dict]] = {s.name: [] for s in servers}
+            for round_ in range(args.rounds):
+                for server in servers:
+                    result = run_wrk(wrk, server.url, users, args.duration, args.connections)
+                    runs[server.name].append(result)
+                    print(f"round {round_ + 1} {server.name:45s} {result}", flush=True)
+            rows = []
+            for server in servers:
+                peak = median_run(runs[server.name])
+                paced = None
+                if server.name.startswith("nbrec"):
+                    delay = 1000.0 * args.connections / (peak["rps"] / 2)
+                    paced = run_wrk(wrk, server.url, users, args.duration, args.connections, delay)
+                    print(f"half load {server.name:41s} {paced}", flush=True)
+                rows.append((server.name, peak, paced))
+        finally:
+            for server in servers:
+                server.stop()
+        micro = {"SQLite": microbench(sqlite_url, users), "Redis": microbench(redis_url, users)}
+    print("in-process:", micro)
+    write_results(args, rows, micro)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def median_run(results: list[dict]) -> dict:
+    """The run with the median throughput (its latencies belong to it)."""
+    ordered = sorted(results, key=lambda r: r["rps"])
+    return {**ordered[len(ordered) // 2], "all_rps": [round(r["rps"]) for r in results]}
+
+
+def write_results(args, rows, micro) -> None:
+    ref = rows[0][1]["rps"]
+    lines = [
+        "# Serving benchmark results", "",
+        f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- command: `.venv/bin/python benchmarks/serving/bench_serving.py --duration {args.duration:g} "
+        f"--connections {args.connections} --rounds {args.rounds}`",
+        f"- machine: {machine()}",
+        f"- load generator: wrk, 1 thread, {args.connections} connections, loopback, "
+        f"{args.duration:g} s per run after a 2 s warm-up; POST bodies cycle over the "
+        "published model's users (all known users)",
+        "- the machine is shared with other engineers' test runs: `load` is the 1-minute load "
+        "average when each run started (2 cores: above ~1 means someone else was busy)",
+        f"- each target: {args.rounds} interleaved runs; the table shows the median run (all runs' "
+        "req/s in the last column)",
+        "", "| target | req/s | ratio to Starlette | p50 ms | p99 ms | non-2xx | load | all runs req/s |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]  # fmt: skip
+    for name, peak, _ in rows:
+        lines.append(f"| {name} | {peak['rps']:,.0f} | {peak['rps'] / ref:.0%} | {peak['p50']:.2f} | "
+                     f"{peak['p99']:.2f} | {peak['non2xx']} | {peak['load']:.2f} | {peak['all_rps']} |")  # fmt: skip
+    lines += ["", "At about half of its own peak (wrk `delay()` pacing each connection):", "",
+              "| target | req/s | p50 ms | p99 ms | load |", "|---|---:|---:|---:|---:|"]  # fmt: skip
+    for name, _, paced in rows:
+        if paced:
+            lines.append(f"| {name} | {paced['rps']:,.0f} | {paced['p50']:.2f} | {paced['p99']:.2f} | "
+                         f"{paced['load']:.2f} |")  # fmt: skip
+    lines += ["", "In-process request path (cached user, k=10, metrics and RR log included):", "",
+              "| store | median µs | p99 µs |", "|---|---:|---:|"]  # fmt: skip
+    for store, m in micro.items():
+        lines.append(f"| {store} | {m['median_us']:.1f} | {m['p99_us']:.1f} |")
+    notes = HERE / "NOTES.md"
+    if notes.is_file():
+        lines += ["", notes.read_text().strip()]
+    args.out.write_text("\n".join(lines) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
