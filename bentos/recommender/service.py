@@ -16,6 +16,7 @@ import gc
 import bentoml
 
 from nbrec.serving.http import API_PATHS, ServingApp
+from nbrec.settings import get_settings
 
 http = ServingApp()  # the service object is attached in __init__, inside the worker
 
@@ -29,6 +30,7 @@ FAST = [*API_PATHS, "/healthz", "/readyz", "/metrics"]
     traffic={"timeout": 10},
     logging={"access": {"enabled": True, "skip_paths": FAST}},
     tracing={"excluded_urls": FAST},
+    metrics={"enabled": get_settings().bentoml_metrics},
 )
 @bentoml.asgi_app(http.app, path="/")
 class Recommender:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import os
-import queue
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +25,6 @@ import orjson
 MAX_BYTES = 50 * 1024 * 1024
 BACKUPS = 20
 QUEUE_SIZE = 20_000
-_STOP = object()
 
 
 def utc_now_iso() -> str:
@@ -39,7 +38,12 @@ def _rotated_name(default_name: str) -> str:
 
 
 class RRLogger:
-    """Non-blocking JSON-lines writer. ``directory=None`` writes to stdout."""
+    """Non-blocking JSON-lines writer. ``directory=None`` writes to stdout.
+
+    The request path appends to a deque (atomic, no lock, no wake-up of the writer); the
+    writer thread wakes every ``interval`` seconds and writes everything queued in one call.
+    Waking per line would hand the GIL back and forth on every request.
+    """
 
     def __init__(
         self,
@@ -48,13 +52,18 @@ class RRLogger:
         backups: int = BACKUPS,
         queue_size: int = QUEUE_SIZE,
         on_drop: Callable[[], None] | None = None,
+        interval: float = 0.05,
     ):
         self.directory = Path(directory) if directory is not None else None
         self.max_bytes, self.backups = max_bytes, backups
+        self.queue_size = queue_size
         self.on_drop = on_drop
+        self.interval = interval
         self.dropped = 0
         self.written = 0
-        self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        self._pending: deque[dict[str, Any]] = deque()
+        self._stop = threading.Event()
+        self._idle = threading.Event()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self.path: Path | None = None
@@ -63,12 +72,16 @@ class RRLogger:
         """Queue one event (``ts`` is added if missing). Never blocks; drops when full."""
         if self._thread is None:
             self._start()
+        if len(self._pending) >= self.queue_size:
+            self._drop(1)
+            return
         event.setdefault("ts", utc_now_iso())
-        try:
-            self._queue.put_nowait(event)
-        except queue.Full:
-            self.dropped += 1
-            if self.on_drop is not None:
+        self._pending.append(event)
+
+    def _drop(self, n: int) -> None:
+        self.dropped += n
+        if self.on_drop is not None:
+            for _ in range(n):
                 self.on_drop()
 
     def _handler(self) -> logging.Handler:
@@ -89,6 +102,7 @@ class RRLogger:
                 return
             handler = self._handler()
             handler.setFormatter(logging.Formatter("%(message)s"))
+            self._stop.clear()
             self._thread = threading.Thread(
                 target=self._run, args=(handler,), name="nbrec-rr-log", daemon=True
             )
@@ -96,31 +110,42 @@ class RRLogger:
 
     def _run(self, handler: logging.Handler) -> None:
         while True:
-            event = self._queue.get()
-            if event is _STOP:
-                self._queue.task_done()
+            stopping = self._stop.wait(self.interval)
+            self._idle.clear()
+            self._write_pending(handler)
+            self._idle.set()
+            if stopping:
                 break
-            try:
-                line = orjson.dumps(event, default=str).decode()
-                handler.emit(logging.makeLogRecord({"msg": line, "levelno": logging.INFO}))
-                self.written += 1
-            except Exception:  # a bad event must not kill the writer
-                self.dropped += 1
-                if self.on_drop is not None:
-                    self.on_drop()
-            finally:
-                self._queue.task_done()
         handler.close()
 
+    def _write_pending(self, handler: logging.Handler) -> None:
+        lines = []
+        while self._pending:
+            event = self._pending.popleft()
+            try:
+                lines.append(orjson.dumps(event, default=str).decode())
+            except Exception:  # an unserialisable event must not kill the writer
+                self._drop(1)
+        if not lines:
+            return
+        if isinstance(handler, logging.handlers.RotatingFileHandler):
+            # Rotation is checked per line so files stay near max_bytes; writes are buffered.
+            for line in lines:
+                handler.emit(logging.makeLogRecord({"msg": line, "levelno": logging.INFO}))
+        else:
+            handler.stream.write("\n".join(lines) + "\n")
+            handler.flush()
+        self.written += len(lines)
+
     def flush(self, timeout: float = 5.0) -> None:
-        """Wait until queued lines are written (tests, shutdown)."""
+        """Wait until the lines queued so far are written (tests, shutdown)."""
         deadline = time.monotonic() + timeout
-        while self._queue.unfinished_tasks and time.monotonic() < deadline:
-            time.sleep(0.002)
+        while (self._pending or not self._idle.is_set()) and time.monotonic() < deadline:
+            time.sleep(0.005)
 
     def close(self, timeout: float = 5.0) -> None:
         if self._thread is None:
             return
-        self._queue.put(_STOP, timeout=timeout)
+        self._stop.set()
         self._thread.join(timeout)
         self._thread = None
