@@ -123,7 +123,8 @@ def _fmt(value) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.4f}"
+        # Counts come out of a mixed-type row as floats: 448.0 reads better as 448.
+        return f"{value:.0f}" if value.is_integer() and abs(value) >= 1 else f"{value:.4f}"
     return str(value)
 
 
