@@ -21,7 +21,8 @@ TWO = [{"name": "a", "allocation": 0.5}, {"name": "b", "allocation": 0.5}]
 
 
 def test_repository_experiments_load():
-    experiments = load_experiments(ROOT / "experiments")
+    assert load_experiments(ROOT / "experiments") == []  # templates only: nothing routes by default
+    experiments = load_experiments(ROOT / "experiments" / "examples")
     assert {"ranker-ab", "bandit-explore"} <= {e.name for e in experiments}
     bandit = find_experiment(experiments, "bandit-explore")
     assert bandit.variant("thompson").is_policy and bandit.variant("control").model_version == LIVE
