@@ -27,8 +27,11 @@ BACKUPS = 20
 QUEUE_SIZE = 20_000
 
 
-def utc_now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def iso_utc(stamp: float) -> str:
+    """Unix time as ISO 8601 UTC with milliseconds: 2026-11-29T08:30:00.123Z."""
+    return (
+        datetime.fromtimestamp(stamp, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
 
 
 def _rotated_name(default_name: str) -> str:
@@ -61,7 +64,7 @@ class RRLogger:
         self.interval = interval
         self.dropped = 0
         self.written = 0
-        self._pending: deque[dict[str, Any]] = deque()
+        self._pending: deque[tuple[float, dict[str, Any]]] = deque()
         self._stop = threading.Event()
         self._idle = threading.Event()
         self._thread: threading.Thread | None = None
@@ -75,8 +78,8 @@ class RRLogger:
         if len(self._pending) >= self.queue_size:
             self._drop(1)
             return
-        event.setdefault("ts", utc_now_iso())
-        self._pending.append(event)
+        # The clock is read here, formatted in the writer thread.
+        self._pending.append((time.time(), event))
 
     def _drop(self, n: int) -> None:
         self.dropped += n
@@ -121,7 +124,8 @@ class RRLogger:
     def _write_pending(self, handler: logging.Handler) -> None:
         lines = []
         while self._pending:
-            event = self._pending.popleft()
+            stamp, event = self._pending.popleft()
+            event.setdefault("ts", iso_utc(stamp))
             try:
                 lines.append(orjson.dumps(event, default=str).decode())
             except Exception:  # an unserialisable event must not kill the writer
