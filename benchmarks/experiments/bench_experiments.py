@@ -33,7 +33,7 @@ from nbrec.experiments.assignment import Allocator, ExperimentRouter
 from nbrec.experiments.config import Experiment
 from nbrec.experiments.online import OnlineBandit
 from nbrec.experiments.simulator import Population, simulate
-from nbrec.experiments.trust import aa_runs, power_runs, two_way
+from nbrec.experiments.trust import aa_runs, power_runs, two_way, with_allocations
 from nbrec.store import open_store
 
 HERE = Path(__file__).resolve().parent
@@ -90,10 +90,7 @@ def bench_bandit() -> list[tuple[str, float, float]]:
 
 def srm_detection(population: Population, runs: int, users: int) -> float:
     design = two_way("srm")
-    skewed = design.model_copy(update={"variants": [
-        design.variants[0].model_copy(update={"allocation": 0.45}),
-        design.variants[1].model_copy(update={"allocation": 0.55}),
-    ]})  # fmt: skip
+    skewed = with_allocations(design, [0.45, 0.55])
     same = population.popular_policy()
     flagged = 0
     for run in range(runs):

@@ -6,6 +6,7 @@ import pytest
 
 from nbrec.data.synthetic import generate
 from nbrec.experiments.simulator import Population
+from tests.store.conftest import redis_url  # noqa: F401  (a real redis-server, session-wide)
 
 
 @pytest.fixture(scope="session")

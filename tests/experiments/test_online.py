@@ -14,16 +14,9 @@ from nbrec.experiments.online import OnlineBandit, namespace, propensities
 from nbrec.experiments.simulator import Population, simulate
 from nbrec.models.bandits import ThompsonSampling
 from nbrec.store import open_store
-from tests.store.redis_server import redis_server
 
 ARMS = [f"arm{i}" for i in range(8)]
 TRUE_CTR = dict(zip(ARMS, [0.30, 0.10, 0.08, 0.06, 0.05, 0.04, 0.03, 0.02], strict=True))
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    with redis_server(tmp_path_factory.mktemp("redis")) as url:
-        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])

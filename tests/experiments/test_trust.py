@@ -12,7 +12,7 @@ import pytest
 
 from nbrec.experiments.analysis import DONT_SHIP, SHIP, analyze, srm_check
 from nbrec.experiments.simulator import simulate
-from nbrec.experiments.trust import aa_runs, power_runs, two_way
+from nbrec.experiments.trust import aa_runs, power_runs, two_way, with_allocations
 
 
 def test_aa_false_positive_rate_is_alpha(population):
@@ -58,10 +58,7 @@ def test_ab_power_small_effect_500_runs(population):
 
 def test_srm_flags_an_injected_45_55_split(population):
     design = two_way("srm")
-    skewed = design.model_copy(update={"variants": [
-        design.variants[0].model_copy(update={"allocation": 0.45}),
-        design.variants[1].model_copy(update={"allocation": 0.55}),
-    ]})  # fmt: skip
+    skewed = with_allocations(design, [0.45, 0.55])
     same = population.popular_policy()
     req, fb = simulate(population, skewed, {"control": same, "treatment": same}, users=3000, seed=3)
     report = analyze(design, req, fb)  # analysed against the 50/50 it was designed as

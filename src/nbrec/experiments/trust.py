@@ -22,6 +22,15 @@ def two_way(name: str = "exp", holdout: float = 0.0, **settings) -> Experiment:
     return Experiment(name=name, holdout=holdout, variants=variants, **settings)
 
 
+def with_allocations(design: Experiment, allocations: list[float]) -> Experiment:
+    """``design`` with other variant allocations: how an SRM is injected (e.g. 45/55 on 50/50)."""
+    variants = [
+        v.model_copy(update={"allocation": a})
+        for v, a in zip(design.variants, allocations, strict=True)
+    ]
+    return design.model_copy(update={"variants": variants})
+
+
 def aa_runs(
     population: Population, runs: int, users: int, requests_per_user: int = 1, holdout: float = 0.0,
     k: int = 10, seed: int = 0,
