@@ -10,7 +10,7 @@ NBREC_DATA_DIR ?= var/data
 export NBREC_DATA_DIR
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-all lint format notebooks leaderboard clean observe report
+.PHONY: help install demo test test-all lint format notebooks leaderboard clean observe report publish serve bench-serving
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -45,6 +45,15 @@ notebooks: install ## execute every notebook with papermill into var/notebooks (
 
 leaderboard: install ## leaderboard on the default data set (DATASET=, MODELS=)
 	$(BIN)/nbrec leaderboard --dataset $${DATASET:-synthetic} --models $${MODELS:-all}
+
+publish: install ## fit a model and publish it to the feature store, live (DATASET=, MODEL=)
+	$(BIN)/nbrec publish --dataset $${DATASET:-synthetic} --model $${MODEL:-item_knn}
+
+serve: install ## the BentoML recommendation service on localhost:3000 (PORT=; publish first)
+	$(BIN)/nbrec serve --port $${PORT:-3000}
+
+bench-serving: install ## load-test bare Starlette, bare BentoML and nbrec (SQLite, Redis) with wrk
+	$(PY) benchmarks/serving/bench_serving.py
 
 observe: install ## Prometheus + Alertmanager scraping the service on localhost:3000 (SERVICE=host:port)
 	PY=$(PY) deploy/observe.sh
