@@ -134,6 +134,17 @@ class FeatureStore(Protocol):
     def close(self) -> None: ...
 
 
+def cleanup_versions(store: FeatureStore, keep: int) -> list[str]:
+    """Delete all but the ``keep`` newest versions, never the live one; returns the deleted."""
+    if keep < 1:
+        raise ValueError(f"keep must be >= 1, got {keep}")
+    live = store.live_version()
+    doomed = [v for v in store.list_versions()[keep:] if v != live]
+    for version in doomed:
+        store.delete_version(version)
+    return doomed
+
+
 def check_version_name(version: str) -> str:
     """Versions become keys and file names: keep them short and plain."""
     if not version or len(version) > 128 or not all(c.isalnum() or c in "-_.:" for c in version):

@@ -22,6 +22,7 @@ from nbrec.store.base import (
     StoreError,
     VersionTables,
     check_version_name,
+    cleanup_versions,
     dumps,
     embeddings_from_blobs,
     embeddings_to_blobs,
@@ -133,11 +134,7 @@ class RedisStore:
             raise StoreError(f"Redis store {self.url}: {exc}") from exc
 
     def cleanup(self, keep: int = 3) -> list[str]:
-        live = self.live_version()
-        doomed = [v for v in self.list_versions()[keep:] if v != live]
-        for version in doomed:
-            self.delete_version(version)
-        return doomed
+        return cleanup_versions(self, keep)
 
     # -- reads ------------------------------------------------------------------------------
     def user_recs(self, version: str, user_id: str) -> Ranked | None:

@@ -23,6 +23,7 @@ from nbrec.store.base import (
     StoreError,
     VersionTables,
     check_version_name,
+    cleanup_versions,
     dumps,
     embeddings_from_blobs,
     embeddings_to_blobs,
@@ -157,11 +158,7 @@ class SQLiteStore:
             db.execute("DELETE FROM versions WHERE version = ?", (version,))
 
     def cleanup(self, keep: int = 3) -> list[str]:
-        live = self.live_version()
-        doomed = [v for v in self.list_versions()[keep:] if v != live]
-        for version in doomed:
-            self.delete_version(version)
-        return doomed
+        return cleanup_versions(self, keep)
 
     # -- reads ------------------------------------------------------------------------------
     def _get(self, version: str, kind: str, key: str) -> bytes | None:
