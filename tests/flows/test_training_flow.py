@@ -118,3 +118,28 @@ def test_rollback_returns_the_previous_version(first_run, training, tiny_data):
     assert open_store().live_version() == previous
     assert lifecycle.promote(result["version"]) == result["version"]
     assert open_store().live_version() == result["version"]
+
+
+def test_cli_train_and_models(first_run, training, tiny_data, pipeline_home):
+    from typer.testing import CliRunner
+
+    from nbrec.cli import app
+
+    runner = CliRunner()
+    clean = pd.read_parquet(tiny_data / "interactions.parquet")
+    folder = write_parquet_dataset(
+        Dataset("bad", _corrupt(clean, "negative weights")), pipeline_home / "data" / "cli_bad"
+    )
+    result = runner.invoke(app, ["train", "--dataset", str(folder), "--model", "item_knn"])
+    assert result.exit_code == 4, result.output
+    assert "weights non-negative and bounded" in result.output
+    rejected = runner.invoke(app, ["train", "--dataset", str(tiny_data), "--model", "random"])
+    assert rejected.exit_code == 3, rejected.output
+    listed = runner.invoke(app, ["models", "list", "--format", "json"])
+    assert listed.exit_code == 0, listed.output
+    rows = json.loads(listed.stdout)
+    assert sum(row["live"] for row in rows) == 1 and first_run["version"] in {
+        r["version"] for r in rows
+    }
+    unknown = runner.invoke(app, ["models", "promote", "vnope"])
+    assert unknown.exit_code == 2 and "vnope" in unknown.output

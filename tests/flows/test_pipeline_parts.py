@@ -1,0 +1,93 @@
+"""The pipeline's parts without Prefect: gate, version ids, snapshot, status file, registry, shards."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from nbrec import registry
+from nbrec.data import write_parquet_dataset
+from nbrec.models import make_model
+from nbrec.pipeline import gate, scoring, snapshot, status, versions
+from tests.conftest import checkerboard
+
+
+def test_gate_rules():
+    assert gate.decide(0.30, 0.25, None, margin=0.01, tolerance=0.01).passed
+    low = gate.decide(0.255, 0.25, None, margin=0.01, tolerance=0.01)
+    assert not low.passed and "popularity" in low.reason and "0.0100" in low.reason
+    worse = gate.decide(0.30, 0.20, 0.35, margin=0.01, tolerance=0.01)
+    assert not worse.passed and "live model" in worse.reason
+    assert gate.decide(0.30, 0.20, 0.305, margin=0.01, tolerance=0.01).passed  # within tolerance
+
+
+def test_version_id_depends_on_data_params_and_code():
+    base = versions.version_id("abc", {"model": "ease"}, code="c1")
+    assert base == versions.version_id("abc", {"model": "ease"}, code="c1")
+    assert base.startswith("v") and len(base) == 13
+    others = {versions.version_id("abd", {"model": "ease"}, code="c1"),
+              versions.version_id("abc", {"model": "item_knn"}, code="c1"),
+              versions.version_id("abc", {"model": "ease"}, code="c2")}  # fmt: skip
+    assert base not in others and len(others) == 3
+    assert versions.code_version()
+
+
+def test_snapshot_is_content_addressed(tmp_path, tiny_synthetic):
+    folder = write_parquet_dataset(tiny_synthetic, tmp_path / "data")
+    first = snapshot.take_snapshot(str(folder), out_dir=tmp_path / "snaps")
+    again = snapshot.take_snapshot(str(folder), out_dir=tmp_path / "snaps")
+    assert first.data_hash == again.data_hash and first.path == again.path
+    assert json.loads((first.path / "snapshot.json").read_text())["rows"]["interactions"] == len(
+        tiny_synthetic.interactions
+    )
+    changed = tiny_synthetic.interactions.copy()
+    changed.loc[0, "weight"] += 1
+    assert snapshot.content_hash({"interactions": changed}) != snapshot.content_hash(
+        {"interactions": tiny_synthetic.interactions}
+    )
+
+
+def test_status_file_counts_runs_atomically(tmp_path):
+    path = tmp_path / "status" / "pipeline.json"
+    started = status.now_iso()
+    status.record_run("run-1", "completed", started, version="v1", path=path)
+    status.record_run("run-2", "rejected", started, reason="gate", path=path)
+    status.record_validation({"interactions": {"success": True, "failed_expectations": [],
+                                               "report": "r.json", "at": started}}, path=path)  # fmt: skip
+    saved = json.loads(path.read_text())
+    assert saved["runs"] == {"completed": 1, "rejected": 1, "failed": 0}
+    assert saved["last_run"]["flow_run"] == "run-2" and saved["last_run"]["version"] is None
+    assert saved["last_success_at"] is not None and saved["validation"]["interactions"]["success"]
+    assert list(path.parent.iterdir()) == [path]  # no temporary files left behind
+    with pytest.raises(ValueError, match="run status"):
+        status.record_run("run-3", "exploded", started, path=path)
+
+
+def test_registry_refuses_tampered_artifacts(pipeline_home):
+    model = make_model("popularity").fit(checkerboard())
+    entry, created = registry.register(model, "vtamper", {"params": {}, "note": None})
+    assert created and registry.load_model("vtamper").item_ids_.equals(model.item_ids_)
+    assert registry.register(model, "vtamper", {})[1] is False
+    (entry.path / "model" / "state.npz").write_bytes(b"not the model")
+    with pytest.raises(registry.ChecksumError, match="state.npz"):
+        registry.load_model("vtamper")
+    with pytest.raises(KeyError, match="vtamper"):
+        registry.get_version("vnothere")
+
+
+def test_shards_cover_every_user_once():
+    parts = scoring.shards(np.arange(10), 4)
+    assert [len(p) for p in parts] == [4, 4, 2]
+    assert np.array_equal(np.concatenate(parts), np.arange(10))
+    with pytest.raises(ValueError):
+        scoring.shards(np.arange(3), 0)
+
+
+def test_task_runner_choice():
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    assert isinstance(scoring.make_task_runner(""), ThreadPoolTaskRunner)
+    with pytest.raises(ValueError, match="NBREC_TASK_RUNNER"):
+        scoring.make_task_runner("spark")
