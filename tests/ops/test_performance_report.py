@@ -64,6 +64,7 @@ def test_dashboard_on_missing_logs_fails_with_the_reason(tmp_path):
     assert dashboard_html_path(tmp_path / "out") is None  # nothing half-built is published
 
 
+@pytest.mark.slow  # Prefect's test harness alone takes ~30 s to start on a loaded 2-core box
 @pytest.mark.flows
 def test_scheduled_flow_rebuilds_the_dashboard(logs, tmp_path):
     from prefect.testing.utilities import prefect_test_harness
