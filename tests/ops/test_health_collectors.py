@@ -171,3 +171,23 @@ def test_register_collectors_exports_both_on_the_services_registry(tmp_path):
     text = generate_latest(registry).decode()
     assert "nbrec_training_last_success_timestamp_seconds" in text
     assert 'nbrec_score_shift{method="psi",model_version="v1",reference="first_served"}' in text
+
+
+def test_reads_the_file_the_pipeline_writes(tmp_path):
+    # Contract with nbrec.pipeline.status (the writer): its own functions produce the file.
+    from nbrec.pipeline import status
+
+    path = tmp_path / "pipeline.json"
+    status.record_validation(
+        {"items": {"success": False, "failed_expectations": ["x", "y"], "report": "r",
+                   "at": status.now_iso()}}, path
+    )  # fmt: skip
+    status.record_run("fr-1", "completed", status.now_iso(), version="v1", path=path)
+    status.record_run("fr-2", "failed", status.now_iso(), reason="boom", path=path)
+    got = scrape(PipelineStatusCollector(path))
+    assert got[("nbrec_training_runs_total", (("status", "completed"),))] == 1
+    assert got[("nbrec_training_runs_total", (("status", "failed"),))] == 1
+    assert got[("nbrec_training_last_run_failed", ())] == 1
+    last_success = got[("nbrec_training_last_success_timestamp_seconds", ())]
+    assert abs(last_success - datetime.now(UTC).timestamp()) < 60
+    assert got[("nbrec_data_validation_failed_expectations", (("suite", "items"),))] == 2
