@@ -48,13 +48,15 @@ def train(
             tolerance=tolerance, top_n=top_n,
         )  # fmt: skip
     except ValidationFailed as exc:
-        console.print(f"[red]validation failed:[/red] {exc}")
+        console.print(f"[red]validation failed:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(EXIT_INVALID_DATA) from None
     if result["status"] == "rejected":
         console.print(
-            f"[yellow]rejected:[/yellow] {result['reason']} (live version unchanged: {result['live']})"
+            f"[yellow]rejected:[/yellow] {result['reason']} (live version unchanged: {result['live']})",
+            soft_wrap=True,
         )
         raise typer.Exit(EXIT_REJECTED)
     console.print(
-        f"[green]live:[/green] {result['version']} ({result['model']}): {result['reason']}"
+        f"[green]live:[/green] {result['version']} ({result['model']}): {result['reason']}",
+        soft_wrap=True,
     )
