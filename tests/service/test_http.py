@@ -91,6 +91,16 @@ def test_health_ready_metrics(client):
     assert "bentoml_service_request_total" in text  # BentoML's own metrics are kept
 
 
+def test_dashboard_is_served_once_rendered(client, workdir):
+    missing = client.get("/dashboard")
+    assert missing.status_code == 404 and "make report" in missing.json()["error"]
+    reports = workdir / "var" / "reports"
+    reports.mkdir(parents=True, exist_ok=True)
+    (reports / "performance_report.html").write_text("<html>report</html>")
+    shown = client.get("/dashboard")
+    assert shown.status_code == 200 and shown.text == "<html>report</html>"
+
+
 BAD = [
     (b"", 400, "empty body"),
     (b"{not json", 400, "not valid JSON"),

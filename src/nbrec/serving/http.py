@@ -14,10 +14,10 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel, ValidationError
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, Router
+from starlette.types import Receive, Scope, Send
 
 from nbrec.serving.schemas import (
     MAX_BODY_BYTES,
@@ -50,19 +50,24 @@ def _validation_message(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-async def read_body(request: Request) -> bytes:
+async def read_body(scope: Scope, receive: Receive) -> bytes:
     """The request body, refused early (413) when over MAX_BODY_BYTES."""
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-        raise HTTPError(
-            413, f"request body too large ({declared} bytes); the limit is {MAX_BODY_BYTES}"
-        )
+    for name, value in scope["headers"]:
+        if name == b"content-length" and (not value.isdigit() or int(value) > MAX_BODY_BYTES):
+            raise HTTPError(
+                413,
+                f"request body too large ({value.decode()} bytes); the limit is {MAX_BODY_BYTES}",
+            )
     body = b""
-    async for chunk in request.stream():
-        body += chunk
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise HTTPError(400, "the client disconnected before sending the whole body")
+        body += message.get("body", b"")
         if len(body) > MAX_BODY_BYTES:
             raise HTTPError(413, f"request body too large; the limit is {MAX_BODY_BYTES} bytes")
-    return body
+        if not message.get("more_body", False):
+            return body
 
 
 def parse(model: type[BaseModel], body: bytes) -> Any:
@@ -85,13 +90,23 @@ def _user_of(body: bytes) -> str | None:
     return str(user)[:128] if isinstance(user, str | int) else None
 
 
+class _AsgiApp:
+    """Hands Starlette's Route an ASGI app: a plain function would be wrapped as an endpoint."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def __call__(self, scope: Scope, receive: Receive, send: Send):
+        return self.app(scope, receive, send)
+
+
 class ServingApp:
     """The Starlette app; ``service`` is attached at start-up (building the app does no work)."""
 
     def __init__(self, service: RecommendationService | None = None):
         self.service = service
         self.extra_metrics: Callable[[], bytes] | None = None
-        self.app = Starlette(
+        self.app = Router(
             routes=[
                 Route("/recommend", self._endpoint("/recommend", RecommendRequest, "recommend"),
                       methods=["POST"]),
@@ -103,11 +118,19 @@ class ServingApp:
                 Route("/healthz", self.healthz),
                 Route("/readyz", self.readyz),
                 Route("/metrics", self.metrics),
+                Route("/dashboard", self.dashboard),
             ]
         )  # fmt: skip
 
     def _endpoint(self, path: str, model: type[BaseModel], method: str):
-        async def handle(request: Request) -> Response:
+        """A raw ASGI app (Starlette routes it and answers 405 for other methods).
+
+        Raw because this is the hot path: Starlette's Request/Response wrappers and exception
+        middleware cost more than nbrec's whole lookup.
+        """
+        feedback = method == "feedback"
+
+        async def handle(scope: Scope, receive: Receive, send: Send) -> None:
             start = time.perf_counter()
             service = self.service
             request_id = new_request_id()
@@ -115,9 +138,9 @@ class ServingApp:
             try:
                 if service is None:
                     raise NotReady("the service is starting")
-                body = await read_body(request)
+                body = await read_body(scope, receive)
                 req = parse(model, body)
-                if method == "feedback":
+                if feedback:
                     payload, status = service.feedback(req), 200
                 else:
                     payload, status = getattr(service, method)(req, request_id), 200
@@ -135,13 +158,24 @@ class ServingApp:
                 payload["model_version"] = service.live_version if service else None
                 if service is not None:
                     service.log_error(path, status, request_id, _user_of(body), payload["error"])
+            data = orjson.dumps(payload)
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", b"%d" % len(data)),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": data})
             if service is not None:
                 m = service.metrics
                 m.child(m.requests, path, str(status)).inc()
                 m.child(m.request_duration, path).observe(time.perf_counter() - start)
-            return json_response(payload, status)
 
-        return handle
+        return _AsgiApp(handle)
 
     async def healthz(self, request: Request) -> Response:
         return json_response({"status": "ok"})
@@ -154,6 +188,19 @@ class ServingApp:
             {"ready": ready, "reason": reason, "model_version": self.service.live_version},
             200 if ready else 503,
         )
+
+    async def dashboard(self, request: Request) -> Response:
+        """The product dashboard rendered by the ops report flow (nbrec.monitoring)."""
+        from starlette.responses import FileResponse
+
+        from nbrec.monitoring import dashboard_html_path
+
+        path = dashboard_html_path()
+        if path is None:
+            return json_response(
+                {"error": "no dashboard rendered yet: run `make report` (or flows/report.py)"}, 404
+            )
+        return FileResponse(path, media_type="text/html")
 
     def metrics_text(self) -> bytes:
         text = self.service.metrics.render() if self.service is not None else b""

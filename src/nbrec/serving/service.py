@@ -201,7 +201,7 @@ class RecommendationService:
             recs = recs or snap.popular
         blocked = set(seen)
         blocked.update(req.exclude)
-        filters = {key: set(as_list(v)) for key, v in req.filters.items()}
+        filters = {key: set(as_list(v)) for key, v in req.filters.items()} if req.filters else {}
         items, scores = _pick(recs, req.k, blocked, filters, snap)
         if len(items) < req.k and recs is not snap.popular:
             blocked.update(items)  # top up from the popularity list
@@ -237,7 +237,7 @@ class RecommendationService:
         m.child(m.recommendations, version, route.variant or "none", fallback or "none").inc()
         if not scores:
             m.child(m.empty, version).inc()
-        nulls = sum(1 for s in scores if s is None)
+        nulls = scores.count(None)
         if nulls:
             m.child(m.null_scores, version).inc(nulls)
         if self.on_scores is not None:
