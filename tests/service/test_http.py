@@ -159,7 +159,7 @@ def test_wrong_method_is_4xx(client):
     assert client.get("/recommend").status_code == 405
 
 
-def test_no_input_makes_a_5xx(client):
+def test_garbage_input_never_makes_a_5xx(client):
     """Random JSON-ish garbage never crashes the service."""
     import random
 

@@ -95,7 +95,8 @@ def test_similar_items(service, item_knn):
 
 def test_nothing_published_is_not_ready(sqlite_store):
     svc = RecommendationService(sqlite_store, refresh_interval=0)
-    assert svc.ready() == (False, svc.ready()[1])
+    ready, reason = svc.ready()
+    assert not ready and "publish" in reason
     with pytest.raises(NotReady, match="publish"):
         rec(svc, "u1")
 
