@@ -81,10 +81,11 @@ class LightFMRecommender(Recommender):
     """LightFM hybrid with WARP or BPR loss, early stopping and request-time embeddings."""
 
     name = "lightfm"
-    # 8 candidates: the leaderboard's default 12 trials cover the whole grid.
+    # 8 candidates: the leaderboard's default 12 trials cover the whole grid. The learning
+    # rate stays 0.05: 0.02 gains ~0.001 NDCG on ML-100k for 4x the epochs (fit budget).
     search_space = {
         "loss": ["warp", "bpr"],
-        "learning_rate": [0.02, 0.05],
+        "no_components": [32, 64],
         "use_features": [True, False],
     }
 
