@@ -13,6 +13,7 @@ from nbrec.serving.publish import build_tables, publish
 from nbrec.serving.schemas import FeedbackRequest, RecommendRequest, SimilarItemsRequest
 from nbrec.serving.service import NotFound, NotReady, RecommendationService, Route
 from nbrec.store import open_store
+from tests.conftest import ROOT
 
 
 def rec(svc, user, **kw):
@@ -238,3 +239,26 @@ def test_store_outage_falls_back_to_the_last_known_good_copy(redis_url, item_knn
     text = svc.metrics.render().decode()
     for op in ("recent_seen", "user_view", "add_seen"):  # cached user, new user, feedback
         assert f'nbrec_store_errors_total{{backend="redis",operation="{op}"}} 1.0' in text
+
+
+def test_experiments_folder_plugs_the_experiment_router_in(tmp_path, item_knn, popularity):
+    """build_service reads experiments/*.yaml; a variant pinned to a version is served that version."""
+    from nbrec.serving.factory import build_service
+    from nbrec.settings import Settings
+
+    example = (ROOT / "experiments" / "examples" / "ranker-ab.yaml").read_text()
+    (tmp_path / "exp").mkdir()
+    (tmp_path / "exp" / "ranker-ab.yaml").write_text(example.replace("candidate", "cand"))
+    settings = Settings(var_dir=tmp_path / "var", experiments_dir=tmp_path / "exp",
+                        store_url=f"sqlite:///{tmp_path / 'f.db'}")  # fmt: skip
+    svc = build_service(settings)
+    publish(item_knn, "cand", svc.store, make_live=False)
+    publish(popularity, "live-one", svc.store)
+    seen = {}
+    for n in range(200):
+        answer = rec(svc, f"user{n}", k=3)
+        seen[(answer["experiment"], answer["variant"])] = answer["model_version"]
+    svc.close()
+    assert seen[("ranker-ab", "treatment")] == "cand"
+    assert seen[("ranker-ab", "control")] == "live-one"
+    assert seen[(None, None)] == "live-one"  # outside the experiment's half of the layer

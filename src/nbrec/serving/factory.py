@@ -9,6 +9,16 @@ from nbrec.settings import Settings, get_settings
 from nbrec.store import open_store
 
 
+def experiment_router(settings: Settings) -> Router | None:
+    """The experiments in ``NBREC_EXPERIMENTS_DIR`` (*.yaml) as a router; None if there are none."""
+    from nbrec.experiments.assignment import ExperimentRouter
+    from nbrec.experiments.config import load_experiments
+
+    experiments = load_experiments(settings.experiments_dir)
+    # No live_version callable: variants on "live" come back as None and the service resolves it.
+    return ExperimentRouter(experiments) if experiments else None
+
+
 def build_service(
     settings: Settings | None = None, router: Router | None = None
 ) -> RecommendationService:
@@ -16,6 +26,8 @@ def build_service(
     from nbrec.monitoring import register_collectors  # pipeline/data health, score shift (ops)
 
     settings = settings or get_settings()
+    if router is None:
+        router = experiment_router(settings)
     metrics = ServingMetrics()
     monitoring = register_collectors(metrics.registry)
     rr_log = RRLogger(
