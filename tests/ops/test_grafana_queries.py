@@ -81,7 +81,9 @@ def send_traffic(url: str, users: list[str], rounds: int = 1) -> int:
     with httpx.Client(base_url=url, timeout=10) as client:
         for _ in range(rounds):
             for user in users:
-                answer = post("/recommend", {"user_id": user, "k": 10}).json()
+                response = post("/recommend", {"user_id": user, "k": 10})
+                assert response.status_code == 200, (response.status_code, response.text[:500])
+                answer = response.json()
                 if answer["items"]:
                     post("/feedback", {"user_id": user, "event": "click",
                                        "item_id": answer["items"][0]["item_id"],
@@ -138,3 +140,20 @@ def test_dashboard_json_is_well_formed():
     for panel in dashboard["panels"]:
         assert panel["datasource"]["uid"] == "nbrec-prometheus"
         assert panel["targets"], panel["title"]
+
+
+@pytest.mark.notebooks
+def test_dashboard_from_the_services_own_logs_is_served(home, service):
+    from nbrec.monitoring.dashboard import build_dashboard
+
+    users = json.loads((home / "users.json").read_text())
+    send_traffic(service, users[:20])
+    deadline = time.monotonic() + 20  # the RR log writer is a background thread
+    while not list((home / "logs").glob("rr-*.jsonl")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    build_dashboard(home / "logs", out_dir=home / "var" / "reports")
+    answer = httpx.get(f"{service}/dashboard", timeout=10)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("text/html")
+    assert answer.text.count("<img") >= 5 and "popularity-v1" in answer.text
