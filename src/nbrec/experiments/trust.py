@@ -62,9 +62,15 @@ def power_runs(
     exp = two_way("ab", alpha=alpha)
     hits = 0
     for run in range(runs):
-        req, fb = simulate(population, exp, {"control": control, "treatment": better}, users=2 * n,
-                           k=k, seed=seed + run, salt=f"ab-{seed}-{run}")  # fmt: skip
-        c = analyze(exp, req, fb, bootstrap=False).comparisons[0]
+        # Enough arrivals that both arms reach n, then stop each arm at its first n users: the
+        # experiment runs until the smaller arm has the sample size the power analysis asked for.
+        req, fb = simulate(population, exp, {"control": control, "treatment": better},
+                           users=int(2.2 * n) + 50, k=k, seed=seed + run, salt=f"ab-{seed}-{run}")  # fmt: skip
+        first = req.drop_duplicates("user_id").groupby("variant").head(n)["user_id"]
+        req = req[req["user_id"].isin(first)]
+        c = analyze(
+            exp, req, fb[fb["request_id"].isin(req["request_id"])], bootstrap=False
+        ).comparisons[0]
         hits += bool(c["significant"] and c["lift"] > 0)
     measured = hits / runs
     se = float(np.sqrt(power * (1 - power) / runs))
