@@ -60,22 +60,29 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 @contextmanager
-def nbrec_service(home: Path, env: dict[str, str]) -> Iterator[str]:
-    """``nbrec serve`` on a free port with ``env`` (NBREC_* settings); yield its base URL."""
-    port = free_port()
-    log = home / "service.log"
-    command = [str(Path(sys.executable).parent / "nbrec"), "serve", "--port", str(port)]
+def server(command: list[str], ready_path: str, port: int, log: Path, timeout: float,
+           **popen) -> Iterator[str]:  # fmt: skip
+    """Run ``command`` (its own process group, output to ``log``) until ``ready_path`` answers."""
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            command, cwd=home, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
+            command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **popen
+        )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(f"{url}/readyz", proc, timeout=120, log=log)
+        wait_for(f"{url}{ready_path}", proc, timeout=timeout, log=log)
         yield url
     finally:
         stop(proc)
+
+
+@contextmanager
+def nbrec_service(home: Path, env: dict[str, str]) -> Iterator[str]:
+    """``nbrec serve`` on a free port with ``env`` (NBREC_* settings); yield its base URL."""
+    port = free_port()
+    command = [str(Path(sys.executable).parent / "nbrec"), "serve", "--port", str(port)]
+    with server(command, "/readyz", port, home / "service.log", 120, cwd=home,
+                env={**os.environ, **env}) as url:  # fmt: skip
+        yield url
 
 
 def prometheus_config(target: str, out: Path, interval: str = "1s") -> Path:
@@ -99,16 +106,7 @@ def prometheus(config: Path, workdir: Path) -> Iterator[str]:
     """A Prometheus server on a free loopback port with storage in ``workdir``; yield its URL."""
     binary = require_binary("prometheus", "prometheus")
     port = free_port()
-    log = workdir / "prometheus.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [binary, f"--config.file={config}", f"--storage.tsdb.path={workdir / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{port}"],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(f"{url}/-/ready", proc, timeout=60, log=log)
+    command = [binary, f"--config.file={config}", f"--storage.tsdb.path={workdir / 'tsdb'}",
+               f"--web.listen-address=127.0.0.1:{port}"]  # fmt: skip
+    with server(command, "/-/ready", port, workdir / "prometheus.log", 60) as url:
         yield url
-    finally:
-        stop(proc)
