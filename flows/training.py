@@ -217,8 +217,12 @@ def _train(
 
 def run_training(**params) -> dict:
     """Run the flow on the task runner named by ``NBREC_TASK_RUNNER`` (threads by default)."""
+    from prefect.settings import temporary_settings
+
     runner = scoring.make_task_runner(get_settings().task_runner)
-    return training.with_options(task_runner=runner)(**params)
+    # A busy 2-core machine can need more than Prefect's default 20 s to start the ephemeral API.
+    with temporary_settings(set_defaults={"server.ephemeral.startup_timeout_seconds": 120}):
+        return training.with_options(task_runner=runner)(**params)
 
 
 if __name__ == "__main__":
