@@ -49,6 +49,28 @@ def ensure_wrk() -> str:
     return found
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """User + system CPU seconds of ``root`` and all its descendants (from /proc)."""
+    parents, cpu = {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process exited meanwhile
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields[1])
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    tree, frontier = {root}, [root]
+    while frontier:
+        children = [p for p, parent in parents.items() if parent in frontier]
+        tree.update(children)
+        frontier = children
+    return sum(cpu.get(p, 0.0) for p in tree)
+
+
 class Server:
     """A server process (own session, so the whole group is stopped)."""
 
@@ -111,15 +133,18 @@ def _ms(text: str) -> float:
 
 
 def run_wrk(wrk: str, url: str, users: list[str], seconds: float, connections: int,
-            delay_ms: float | None = None) -> dict:  # fmt: skip
+            delay_ms: float | None = None, server_pid: int | None = None) -> dict:  # fmt: skip
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(lua_script(users, delay_ms))
     load = os.getloadavg()[0]
+    cpu_before = tree_cpu_seconds(server_pid) if server_pid else 0.0
     out = subprocess.run(
         [wrk, "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", f.name, url + "/recommend"],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
+    cpu = tree_cpu_seconds(server_pid) - cpu_before if server_pid else 0.0
     os.unlink(f.name)
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
     lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)$", out, re.M)
@@ -128,6 +153,8 @@ def run_wrk(wrk: str, url: str, users: list[str], seconds: float, connections: i
         "p50": _ms(lat["50"]), "p99": _ms(lat["99"]),
         "non2xx": int(bad.group(1)) if bad else 0, "socket_errors": errors.group(1) if errors else "",
         "load": load,
+        # Server CPU per answered request: unlike req/s, barely moved by other load on the machine.
+        "cpu_us": cpu / max(requests, 1) * 1e6,
     }  # fmt: skip
 
 
@@ -228,7 +255,8 @@ def main() -> None:
             runs: dict[str, list[dict]] = {s.name: [] for s in servers}
             for round_ in range(args.rounds):
                 for server in servers:
-                    result = run_wrk(wrk, server.url, users, args.duration, args.connections)
+                    result = run_wrk(wrk, server.url, users, args.duration, args.connections,
+                                     server_pid=server.proc.pid)  # fmt: skip
                     runs[server.name].append(result)
                     print(f"round {round_ + 1} {server.name:45s} {result}", flush=True)
             rows = []
@@ -250,13 +278,17 @@ def main() -> None:
 
 
 def median_run(results: list[dict]) -> dict:
-    """The run with the median throughput (its latencies belong to it)."""
+    """The run with the median throughput (its latencies belong to it); median CPU per request."""
     ordered = sorted(results, key=lambda r: r["rps"])
-    return {**ordered[len(ordered) // 2], "all_rps": [round(r["rps"]) for r in results]}
+    return {
+        **ordered[len(ordered) // 2],
+        "all_rps": [round(r["rps"]) for r in results],
+        "cpu_us": statistics.median(r["cpu_us"] for r in results),
+    }
 
 
 def write_results(args, rows, micro) -> None:
-    ref = rows[0][1]["rps"]
+    ref, ref_cpu = rows[0][1]["rps"], rows[0][1]["cpu_us"]
     lines = [
         "# Serving benchmark results", "",
         f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
@@ -270,12 +302,17 @@ def write_results(args, rows, micro) -> None:
         "average when each run started (2 cores: above ~1 means someone else was busy)",
         f"- each target: {args.rounds} interleaved runs; the table shows the median run (all runs' "
         "req/s in the last column)",
-        "", "| target | req/s | ratio to Starlette | p50 ms | p99 ms | non-2xx | load | all runs req/s |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "- `CPU µs/req`: CPU time of the server's processes per answered request, and Starlette's "
+        "figure divided by it (`CPU ratio`): the throughput ratio the machine would show with a "
+        "core to spare for each side, much less disturbed by other load than req/s",
+        "", "| target | req/s | ratio to Starlette | p50 ms | p99 ms | CPU µs/req | CPU ratio | non-2xx "
+        "| load | all runs req/s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]  # fmt: skip
     for name, peak, _ in rows:
         lines.append(f"| {name} | {peak['rps']:,.0f} | {peak['rps'] / ref:.0%} | {peak['p50']:.2f} | "
-                     f"{peak['p99']:.2f} | {peak['non2xx']} | {peak['load']:.2f} | {peak['all_rps']} |")  # fmt: skip
+                     f"{peak['p99']:.2f} | {peak['cpu_us']:.0f} | {ref_cpu / peak['cpu_us']:.0%} | "
+                     f"{peak['non2xx']} | {peak['load']:.2f} | {peak['all_rps']} |")  # fmt: skip
     lines += ["", "At about half of its own peak (wrk `delay()` pacing each connection):", "",
               "| target | req/s | p50 ms | p99 ms | load |", "|---|---:|---:|---:|---:|"]  # fmt: skip
     for name, _, paced in rows:
