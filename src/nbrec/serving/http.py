@@ -1,8 +1,9 @@
-"""The HTTP face of ``RecommendationService``: a small Starlette app the BentoML service mounts.
+"""The HTTP face of ``RecommendationService``: a Starlette router the BentoML service mounts.
 
-Handlers are ``async`` and call the service inline: the request path is a lookup and a filter
-(tens of microseconds), cheaper than a hop to a thread pool. Every answer is JSON with a
-``request_id``; bad input gets a 4xx naming the problem; no input produces a 5xx.
+The API handlers are raw ASGI apps that call the service inline: the request path is a lookup
+and a filter (microseconds), cheaper than a hop to a thread pool or Starlette's request and
+response objects. Every answer is JSON with a ``request_id``; bad input gets a 4xx naming the
+problem; no input produces a 5xx.
 """
 
 from __future__ import annotations
