@@ -121,3 +121,18 @@ def test_offline_leaderboard_is_matched_to_model_versions(tmp_path):
     assert report.offline_vs_online(online, report.read_leaderboard("")).equals(
         online.assign(model=None)
     )
+
+
+def test_coverage_and_novelty_agree_with_the_offline_metrics(tmp_path):
+    # The report computes them in DuckDB; the leaderboard's pandas functions are the reference.
+    from nbrec.evaluation.metrics import catalog_coverage, novelty
+
+    write_fake_logs(tmp_path, users=200, items=400, days=5, seed=8)
+    con = report.open_logs(tmp_path)
+    got = report.coverage_novelty(con, catalog_size=400).set_index("variant")
+    served = con.sql("SELECT variant, unnest(items) AS item_id FROM requests").df()
+    fb = con.sql("SELECT DISTINCT user_id, item_id FROM feedback").df()
+    for variant, group in served.groupby("variant"):
+        assert got.loc[variant, "coverage"] == pytest.approx(catalog_coverage(group, 400))
+        assert got.loc[variant, "novelty"] == pytest.approx(novelty(group, fb))
+    assert (got["coverage"] < 1).all()  # 400 items: the lists do not cover the catalogue
