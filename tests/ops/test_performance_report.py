@@ -57,9 +57,8 @@ def test_dashboard_renders_figures_without_code(logs, tmp_path):
     assert by_version["lightfm-v2"]["ctr"] > by_version["popularity-v1"]["ctr"]
 
 
-@pytest.mark.notebooks
 def test_dashboard_on_missing_logs_fails_with_the_reason(tmp_path):
-    with pytest.raises(Exception, match="no RR logs"):
+    with pytest.raises(FileNotFoundError, match="no RR logs"):
         build_dashboard(tmp_path / "nothing-here", None, tmp_path / "out")
     assert dashboard_html_path(tmp_path / "out") is None  # nothing half-built is published
 

@@ -38,13 +38,16 @@ def build_dashboard(
     The notebook runs in ``<out_dir>/run/``; only a finished rendering replaces the published
     file (atomic rename), so ``GET /dashboard`` never serves half a page.
     """
+    from nbrec.monitoring.report import log_files
     from nbrec.notebooks import render_html, run_notebook
 
     settings = get_settings()
+    log_dir = Path(log_dir or settings.logs_path)
+    log_files(log_dir)  # fail before starting a kernel, with the same actionable message
     out = Path(out_dir) if out_dir is not None else reports_dir()
     run_dir = out / "run"
     parameters = {
-        "LOG_DIR": str(Path(log_dir or settings.logs_path).resolve()),
+        "LOG_DIR": str(log_dir.resolve()),
         "LEADERBOARD_PATH": str(Path(leaderboard_path).resolve()) if leaderboard_path else "",
         "CATALOG_SIZE": int(catalog_size),
         "CHURN_DAYS": int(churn_days),

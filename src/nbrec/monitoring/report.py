@@ -46,8 +46,8 @@ COLUMNS = {
 }
 
 
-def open_logs(log_dir: str | Path, pattern: str = LOG_PATTERN) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with ``events`` (table), ``requests`` and ``feedback`` (views)."""
+def log_files(log_dir: str | Path, pattern: str = LOG_PATTERN) -> list[Path]:
+    """The RR log files in ``log_dir``; an error saying what to do if there are none."""
     files = sorted(Path(log_dir).glob(pattern))
     if not files:
         raise FileNotFoundError(
@@ -55,6 +55,12 @@ def open_logs(log_dir: str | Path, pattern: str = LOG_PATTERN) -> duckdb.DuckDBP
             "service's log folder (NBREC_LOG_DIR) or make synthetic ones with "
             "nbrec.monitoring.fake_logs.write_fake_logs"
         )
+    return files
+
+
+def open_logs(log_dir: str | Path, pattern: str = LOG_PATTERN) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with ``events`` (table), ``requests`` and ``feedback`` (views)."""
+    files = log_files(log_dir, pattern)
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")  # days are UTC days whatever the machine's zone
     source = f"read_json({[str(f) for f in files]}, format='newline_delimited', columns={COLUMNS})"
