@@ -70,7 +70,10 @@ def test_scheduled_flow_rebuilds_the_dashboard(logs, tmp_path):
 
     from nbrec.pipeline.flows import load_flow_module
 
-    flow = load_flow_module("report").performance_report
+    module = load_flow_module("report")
+    flow = module.performance_report
+    deployment = flow.to_deployment(name="performance-report", cron=module.HOURLY)
+    assert [s.schedule.cron for s in deployment.schedules] == ["0 * * * *"]
     with prefect_test_harness(server_startup_timeout=120):
         html = flow(log_dir=str(logs), out_dir=str(tmp_path / "out"))
     assert html.endswith("performance_report.html")
