@@ -112,6 +112,7 @@ def main() -> None:
     parser.add_argument("--power-runs", type=int, default=500)
     parser.add_argument("--srm-runs", type=int, default=200)
     args = parser.parse_args()
+    load = os.getloadavg()[0]  # the machine may be shared: timings are noisy, ratios less so
     population = Population.from_dataset(
         generate(users=2_000, items=300, interactions=20_000, seed=1)
     )
@@ -129,6 +130,7 @@ def main() -> None:
         "",
         f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         f"- machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}",
+        f"- load average (1 min) at start: {load:.1f} (other jobs were running; compare ratios, not absolute ns)",
         f"- command: `{' '.join([Path(sys.executable).name, *sys.argv])}` ({elapsed:.0f} s)",
         "",
         "## Assignment (goal: microseconds per call, no shared state)",
