@@ -124,9 +124,13 @@ def test_every_dashboard_panel_returns_data(home, service, tmp_path):
         live = query(prom, "nbrec_live_model_info")["data"]["result"]
         assert [r["metric"]["model_version"] for r in live] == ["popularity-v1"]
         assert query(prom, "up{job='nbrec'}")["data"]["result"][0]["value"][1] == "1"
-        time.sleep(2.5)  # two more scrapes: Prometheus holds the final counts
-        counted = query(prom, "sum(nbrec_requests_total)")["data"]["result"][0]["value"][1]
-        assert float(counted) == sent  # each request counted once, in one series
+        deadline, counted = time.monotonic() + 20, None
+        while counted != sent and time.monotonic() < deadline:  # until a scrape after the last
+            time.sleep(0.5)
+            counted = float(
+                query(prom, "sum(nbrec_requests_total)")["data"]["result"][0]["value"][1]
+            )
+        assert counted == sent  # each request counted once, in one series
 
 
 def test_dashboard_json_is_well_formed():
