@@ -25,6 +25,7 @@ import orjson
 MAX_BYTES = 50 * 1024 * 1024
 BACKUPS = 20
 QUEUE_SIZE = 20_000
+CHUNK_BYTES = 64 * 1024
 
 
 def iso_utc(stamp: float) -> str:
@@ -133,13 +134,30 @@ class RRLogger:
         if not lines:
             return
         if isinstance(handler, logging.handlers.RotatingFileHandler):
-            # Rotation is checked per line so files stay near max_bytes; writes are buffered.
+            # Chunks of up to chunk_bytes: one rollover check and one write per chunk, not per line.
+            chunk_bytes = max(1, min(CHUNK_BYTES, self.max_bytes // 8))
+            chunk: list[str] = []
+            size = 0
             for line in lines:
-                handler.emit(logging.makeLogRecord({"msg": line, "levelno": logging.INFO}))
+                chunk.append(line)
+                size += len(line) + 1
+                if size >= chunk_bytes:
+                    self._write_chunk(handler, chunk)
+                    chunk, size = [], 0
+            if chunk:
+                self._write_chunk(handler, chunk)
         else:
             handler.stream.write("\n".join(lines) + "\n")
             handler.flush()
         self.written += len(lines)
+
+    @staticmethod
+    def _write_chunk(handler: logging.handlers.RotatingFileHandler, chunk: list[str]) -> None:
+        text = "\n".join(chunk)
+        if handler.shouldRollover(logging.makeLogRecord({"msg": text})):
+            handler.doRollover()
+        handler.stream.write(text + "\n")
+        handler.flush()
 
     def flush(self, timeout: float = 5.0) -> None:
         """Wait until the lines queued so far are written (tests, shutdown)."""

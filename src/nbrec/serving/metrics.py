@@ -6,14 +6,42 @@ a tuple on every call, which the request path does not need to pay for twice.
 
 from __future__ import annotations
 
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    ProcessCollector,
-    generate_latest,
-)
+import warnings
+
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest, values
+from prometheus_client import Counter as _Counter
+from prometheus_client import Gauge as _Gauge
+from prometheus_client import Histogram as _Histogram
+
+
+class _InProcess:
+    """Values in this process's memory even under ``PROMETHEUS_MULTIPROC_DIR``.
+
+    BentoML sets that variable for its workers, which would turn nbrec's metrics into mmap-file
+    values: slower on every increment, and exported twice (by BentoML's multiprocess collector
+    and by nbrec's registry). nbrec's registry is rendered by the process that owns it.
+    """
+
+    def _metric_init(self) -> None:
+        saved = values.ValueClass
+        values.ValueClass = values.MutexValue  # no await in between: no other metric sees it
+        try:
+            super()._metric_init()
+        finally:
+            values.ValueClass = saved
+
+
+class Counter(_InProcess, _Counter):
+    pass
+
+
+class Gauge(_InProcess, _Gauge):
+    pass
+
+
+class Histogram(_InProcess, _Histogram):
+    pass
+
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 STORE_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1.0)
@@ -87,7 +115,10 @@ class ServingMetrics:
         return found
 
     def set_live(self, version: str, published_at: float | None) -> None:
-        self.live_info.clear()
+        with warnings.catch_warnings():
+            # It warns that mmap-file values cannot be cleared; nbrec's values are in memory.
+            warnings.simplefilter("ignore", UserWarning)
+            self.live_info.clear()
         self.live_info.labels(version).set(1)
         if published_at is not None:
             self.live_published.set(published_at)
