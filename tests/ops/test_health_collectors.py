@@ -40,11 +40,15 @@ def scrape(*collectors) -> dict[tuple[str, tuple], float]:
     registry = CollectorRegistry()
     for collector in collectors:
         registry.register(collector)
+    return scrape_registry(registry)
+
+
+def scrape_registry(registry) -> dict:
     text = generate_latest(registry).decode()
     return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        (s.name, tuple(sorted(s.labels.items()))): s.value
         for family in text_string_to_metric_families(text)
-        for sample in family.samples
+        for s in family.samples
     }
 
 
@@ -191,3 +195,46 @@ def test_reads_the_file_the_pipeline_writes(tmp_path):
     last_success = got[("nbrec_training_last_success_timestamp_seconds", ())]
     assert abs(last_success - datetime.now(UTC).timestamp()) < 60
     assert got[("nbrec_data_validation_failed_expectations", (("suite", "items"),))] == 2
+
+
+def test_training_reference_travels_with_the_version_in_the_feature_store(tmp_path, tiny_synthetic):
+    # What publish would store: a sample of the version's own top-k scores in its info.
+    from nbrec.models import make_model
+    from nbrec.monitoring import score_reference_from_recs, store_reference_loader
+    from nbrec.serving.publish import build_tables
+    from nbrec.store import open_store
+
+    data = tiny_synthetic
+    model = make_model("popularity").fit(data.interactions, data.items, data.users)
+    tables = build_tables(model, "pop-1", data.items, top_n=20)
+    tables.info["score_reference"] = score_reference_from_recs(tables.user_recs, k=10, size=500)
+    assert len(tables.info["score_reference"]) == 500
+    store = open_store(f"sqlite:///{tmp_path / 'features.db'}")
+    try:
+        store.write_version("pop-1", tables)
+        registry = CollectorRegistry()
+        monitoring = register_collectors(
+            registry, status_path=tmp_path / "none.json",
+            reference_loader=store_reference_loader(store),
+        )  # fmt: skip
+        for _items, scores in list(tables.user_recs.values())[:60]:  # serve what was published
+            monitoring.observe_scores("pop-1", scores[:10])
+        got = scrape_registry(registry)
+        key = ("nbrec_score_shift", (("method", "psi"), ("model_version", "pop-1"),
+                                     ("reference", "training")))  # fmt: skip
+        assert got[key] < 0.1
+        assert store_reference_loader(store)("unknown-version") is None
+    finally:
+        store.close()
+
+
+def test_a_failing_reference_loader_does_not_break_the_scrape():
+    def broken(version):
+        raise ConnectionError("store down")
+
+    monitor = ScoreShiftMonitor(min_samples=10, reference_loader=broken)
+    monitor.observe("v1", list(np.linspace(0, 1, 50)))
+    got = scrape(monitor)  # falls back to the first served window, and retries next time
+    assert got[("nbrec_score_shift", (("method", "psi"), ("model_version", "v1"),
+                                      ("reference", "first_served")))] < 0.01  # fmt: skip
+    assert "v1" not in monitor._references

@@ -6,8 +6,10 @@ that version's reference distribution and exports ``nbrec_score_shift{model_vers
 for ``method="psi"`` (population stability index) and ``method="ks"`` (two-sample
 Kolmogorov-Smirnov statistic, scipy).
 
-The reference is the training run's scores, saved at publish time with
-:func:`save_score_reference`. A version without a saved reference is compared with the first
+The reference is the training run's scores: a sample of the published top-k lists
+(:func:`score_reference_from_recs`), stored with the version in the feature store and read
+by :func:`store_reference_loader`, or saved to a file with :func:`save_score_reference`.
+A version without a reference is compared with the first
 ``window`` scores it served instead (label ``reference="first_served"``), so drift over the
 life of a version is still visible.
 """
@@ -15,9 +17,10 @@ life of a version is still visible.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +28,10 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from scipy import stats
 
+from nbrec.constants import DEFAULT_K, DEFAULT_SEED
 from nbrec.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 # PSI reading used across the industry: < 0.1 stable, 0.1-0.25 moderate, > 0.25 major shift.
 PSI_MAJOR_SHIFT = 0.25
@@ -90,6 +96,35 @@ def load_score_reference(version: str, directory: Path | None = None) -> np.ndar
     return np.asarray(json.loads(path.read_text())["scores"], float)
 
 
+def score_reference_from_recs(
+    user_recs: Mapping[str, tuple[list, list[float]]],
+    k: int = DEFAULT_K,
+    size: int = 2_000,
+    seed: int = DEFAULT_SEED,
+) -> list[float]:
+    """A sample of the top-k scores a version will serve, from its published per-user lists.
+
+    Stored with the version (e.g. ``info["score_reference"]`` in the feature store), it is the
+    training run's score distribution wherever the version is served.
+    """
+    scores = np.fromiter((s for _, row in user_recs.values() for s in row[:k]), float)
+    scores = scores[np.isfinite(scores)]
+    if scores.size > size:
+        scores = np.random.default_rng(seed).choice(scores, size, replace=False)
+    return np.round(scores, 6).tolist()
+
+
+def store_reference_loader(store) -> Callable[[str], np.ndarray | None]:
+    """Reference loader reading ``version_info(version)["score_reference"]`` from the feature
+    store, else the file saved by :func:`save_score_reference`."""
+
+    def load(version: str) -> np.ndarray | None:
+        found = (store.version_info(version) or {}).get("score_reference")
+        return np.asarray(found, float) if found else load_score_reference(version)
+
+    return load
+
+
 def _safe(version: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in version)
 
@@ -136,12 +171,21 @@ class ScoreShiftMonitor(Collector):
 
     def shift(self, model_version: str) -> dict[str, float] | None:
         """``{"psi", "ks", "reference": ...}`` for a version, or None with too few samples."""
-        with self._lock:
-            recent = np.fromiter(self._recent.get(model_version, ()), float)
-            first = np.asarray(self._first.get(model_version, ()), float)
-            if model_version not in self._references:
-                self._references[model_version] = self._load(model_version)
-            reference = self._references[model_version]
+        with self._lock:  # copy only: the request path waits on this lock
+            recent_copy = list(self._recent.get(model_version, ()))
+            first_copy = list(self._first.get(model_version, ()))
+            known = model_version in self._references
+            reference = self._references.get(model_version)
+        if not known:  # I/O outside the lock
+            try:
+                reference = self._load(model_version)
+            except Exception as exc:  # a store hiccup must not break /metrics; retry next scrape
+                log.warning("score reference of %s unavailable: %s", model_version, exc)
+                reference = None
+            else:
+                with self._lock:
+                    self._references[model_version] = reference
+        recent, first = np.asarray(recent_copy, float), np.asarray(first_copy, float)
         kind = "training"
         if reference is None or reference.size < self.min_samples:
             kind, reference = "first_served", first
