@@ -89,6 +89,8 @@ def test_health_ready_metrics(client):
     assert 'nbrec_live_model_info{model_version="v1"} 1.0' in text
     assert "nbrec_requests_total" in text and "process_resident_memory_bytes" in text
     assert "bentoml_service_request_total" in text  # BentoML's own metrics are kept
+    series = [line.rsplit(" ", 1)[0] for line in text.splitlines() if line and line[0] != "#"]
+    assert len(series) == len(set(series)), "a series is exported twice"
 
 
 def test_dashboard_is_served_once_rendered(client, workdir):
