@@ -143,3 +143,19 @@ def test_cli_train_and_models(first_run, training, tiny_data, pipeline_home):
     }
     unknown = runner.invoke(app, ["models", "promote", "vnope"])
     assert unknown.exit_code == 2 and "vnope" in unknown.output
+
+
+@pytest.mark.slow
+def test_batch_scoring_on_a_dask_cluster(first_run, training, tiny_data, monkeypatch):
+    pytest.importorskip("prefect_dask", reason="optional extra: pip install -e '.[dask]'")
+    from nbrec.settings import get_settings
+
+    monkeypatch.setenv("NBREC_TASK_RUNNER", "dask")
+    get_settings.cache_clear()
+    try:
+        result = training.run_training(dataset=str(tiny_data), model="item_knn", shard_size=40)
+    finally:
+        monkeypatch.delenv("NBREC_TASK_RUNNER")
+        get_settings.cache_clear()
+    # same data and recipe as the first run: same version, scored over 5 shards on Dask workers
+    assert result["status"] == "completed" and result["version"] == first_run["version"]

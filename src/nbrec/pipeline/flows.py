@@ -24,4 +24,8 @@ def load_flow_module(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     spec.loader.exec_module(module)
+    # Workers in other processes (Dask) cannot import ``nbrec_flows``: ship its tasks by value.
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(module)
     return module
