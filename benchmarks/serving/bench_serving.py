@@ -145,7 +145,9 @@ def run_wrk(wrk: str, url: str, users: list[str], seconds: float, connections: i
     cpu = tree_cpu_seconds(server_pid) - cpu_before if server_pid else 0.0
     os.unlink(f.name)
     requests = int(re.search(r"(\d+) requests in", out).group(1))
-    lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
+    lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.M))
+    if set(lat) != {"50", "99"}:
+        raise RuntimeError(f"unexpected wrk output for {url}:\n{out}")
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)$", out, re.M)
     return {
@@ -265,7 +267,8 @@ def main() -> None:
                 paced = None
                 if server.name.startswith("nbrec"):
                     delay = 1000.0 * args.connections / (peak["rps"] / 2)
-                    paced = run_wrk(wrk, server.url, users, args.duration, args.connections, delay)
+                    paced = run_wrk(wrk, server.url, users, args.duration, args.connections, delay,
+                                    server_pid=server.proc.pid)  # fmt: skip
                     print(f"half load {server.name:41s} {paced}", flush=True)
                 rows.append((server.name, peak, paced))
         finally:
