@@ -26,10 +26,12 @@ def list_models(format: str = typer.Option("table", help="table | json")) -> Non
     if frame.empty:
         err_console.print("no registered model versions yet: run `nbrec train`")
         return
-    table = Table(title="model versions")
-    for column in frame.columns:
-        table.add_column(column)
-    for row in frame.itertuples(index=False):
+    metric = frame["metric"].dropna().iloc[0] if frame["metric"].notna().any() else "metric"
+    table = Table(title=f"model versions (validation {metric})")
+    shown = ["version", "created", "model", "candidate", "popularity", "live"]
+    for column in shown:
+        table.add_column(metric if column == "candidate" else column, no_wrap=True)
+    for row in frame[shown].itertuples(index=False):
         table.add_row(*(_cell(v) for v in row), style="bold green" if row.live else None)
     console.print(table)
 
