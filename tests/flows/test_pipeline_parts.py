@@ -91,3 +91,13 @@ def test_task_runner_choice():
     assert isinstance(scoring.make_task_runner(""), ThreadPoolTaskRunner)
     with pytest.raises(ValueError, match="NBREC_TASK_RUNNER"):
         scoring.make_task_runner("spark")
+
+
+def test_every_notebook_takes_the_parameters_the_flow_passes():
+    from nbrec.notebooks import list_notebooks, notebook_parameters
+    from nbrec.pipeline.reports import FLOW_PARAMETERS
+
+    assert list_notebooks()
+    for path in list_notebooks():
+        missing = FLOW_PARAMETERS - set(notebook_parameters(path))
+        assert not missing, f"{path.name} lacks parameters {missing} that flows/training.py passes"

@@ -33,3 +33,35 @@ def test_monitoring_flow_validates_the_live_recommendations(prefect_harness):
     assert result["success"] is True
     entry = read_status()["validation"]["recommendations_live"]
     assert entry["success"] is True and entry["failed_expectations"] == []
+
+
+def test_transient_failures_are_retried_and_bad_data_is_not(prefect_harness):
+    from prefect import flow, task
+
+    training = load_flow_module("training")
+    calls = {"io": 0, "data": 0}
+
+    @task(retries=2, retry_delay_seconds=0, retry_condition_fn=training.transient)
+    def flaky_io():
+        calls["io"] += 1
+        if calls["io"] == 1:
+            raise ConnectionError("store went away")
+        return "ok"
+
+    @task(retries=2, retry_delay_seconds=0, retry_condition_fn=training.transient)
+    def bad_data():
+        calls["data"] += 1
+        raise ValueError("negative weights")
+
+    @flow
+    def probe():
+        first = flaky_io()
+        state = bad_data(return_state=True)
+        return first, state.is_failed()
+
+    assert probe() == ("ok", True)
+    assert calls == {"io": 2, "data": 1}
+    assert (
+        training.RETRY["retries"] >= 2
+        and training.RETRY["retry_condition_fn"] is training.transient
+    )

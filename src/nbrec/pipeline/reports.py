@@ -7,6 +7,9 @@ from pathlib import Path
 from nbrec.notebooks import read_results, run_notebook
 from nbrec.settings import get_settings
 
+# What the flow passes to every notebook (tests check each notebook declares them).
+FLOW_PARAMETERS = frozenset({"DATASET", "DATA_DIR", "RESULTS_PATH"})
+
 
 def run_dir(flow_run: str, params_hash: str) -> Path:
     """``var/runs/<flow run>-<parameter hash>/``: where a run's executed notebooks go."""
