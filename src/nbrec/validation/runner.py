@@ -9,6 +9,7 @@ Data Docs into ``var/validation/docs``. The JSON result goes to
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -68,6 +69,8 @@ def validate(
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    # GX announces every temporary docs folder at INFO; Prefect would log each line.
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     out_dir = Path(out_dir or get_settings().var_dir / "validation").resolve()
     run_name = _safe(run_name or datetime.now(UTC).strftime("%Y%m%dT%H%M%S"))
     spec = load_suite(suite)
