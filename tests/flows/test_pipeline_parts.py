@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from nbrec import registry
@@ -101,3 +102,21 @@ def test_every_notebook_takes_the_parameters_the_flow_passes():
     for path in list_notebooks():
         missing = FLOW_PARAMETERS - set(notebook_parameters(path))
         assert not missing, f"{path.name} lacks parameters {missing} that flows/training.py passes"
+
+
+def test_a_csv_file_is_snapshotted_raw_so_validation_sees_null_ids(tmp_path, tiny_synthetic):
+    from nbrec.validation import interactions_frame, interactions_parameters, validate
+
+    frame = tiny_synthetic.interactions.copy()
+    epoch = pd.Timestamp(0, tz="UTC")
+    frame["timestamp"] = (frame["timestamp"] - epoch) // pd.Timedelta(
+        "1s"
+    )  # unix seconds, as in CSVs
+    frame.loc[frame.index[:2], "user_id"] = None
+    path = tmp_path / "events.csv"
+    frame.to_csv(path, index=False)
+    snap = snapshot.take_snapshot(str(path), out_dir=tmp_path / "snaps")
+    assert snap.interactions["user_id"].isna().sum() == 2
+    report = validate(interactions_frame(snap.interactions), "interactions", interactions_parameters(),
+                      out_dir=tmp_path / "v")  # fmt: skip
+    assert report.failed == ["user_id not null"]

@@ -49,17 +49,18 @@ class Snapshot:
 def read_raw(name: str, data_dir: str | Path | None = None) -> tuple[str, dict[str, pd.DataFrame]]:
     """The tables of a data set as they are, so validation sees bad rows before any coercion.
 
-    A folder of parquet files (``interactions.parquet`` and optional ``items``/``users``) is
-    read untouched; named data sets and single files go through ``load_dataset``.
+    A folder of parquet files (``interactions.parquet`` and optional ``items``/``users``) and a
+    single parquet or CSV file of interactions (nbrec's column names) are read untouched; named
+    data sets go through ``load_dataset``.
     """
-    folder = Path(name)
-    if folder.is_dir() and (folder / "interactions.parquet").is_file():
-        tables = {
-            t: pd.read_parquet(folder / f"{t}.parquet")
-            for t in TABLES
-            if (folder / f"{t}.parquet").is_file()
-        }
-        return folder.name, tables
+    path = Path(name)
+    if path.is_dir() and (path / "interactions.parquet").is_file():
+        files = {t: path / f"{t}.parquet" for t in TABLES}
+        return path.name, {t: pd.read_parquet(f) for t, f in files.items() if f.is_file()}
+    if path.is_file() and path.suffix.lower() in {".parquet", ".pq"}:
+        return path.stem, {"interactions": pd.read_parquet(path)}
+    if path.is_file() and path.suffix.lower() == ".csv":
+        return path.stem, {"interactions": pd.read_csv(path)}
     dataset = load_dataset(name, data_dir)
     tables = {t: getattr(dataset, t) for t in TABLES if getattr(dataset, t) is not None}
     return dataset.name, tables
