@@ -245,6 +245,7 @@ class RecommendationService:
 
     # -- similar items, feedback ------------------------------------------------------------
     def similar_items(self, req: SimilarItemsRequest, request_id: str | None = None) -> dict:
+        start = time.perf_counter()
         request_id = request_id or new_request_id()
         snap = self._live_snapshot()
         fallback = None
@@ -257,6 +258,14 @@ class RecommendationService:
                 f"unknown item_id {req.item_id!r}: model version {snap.version} has no such item"
             )
         items, scores = _pick(found, req.k, {req.item_id}, {}, None)
+        if self.rr_log is not None:
+            self.rr_log.log({
+                "kind": "request", "request_id": request_id, "user_id": None,
+                "model_version": snap.version, "experiment": None, "variant": None, "k": req.k,
+                "items": items, "scores": scores, "propensities": None, "fallback": fallback,
+                "latency_ms": round((time.perf_counter() - start) * 1000, 3), "status": 200,
+                "endpoint": "/similar_items", "item_id": req.item_id,
+            })  # fmt: skip
         return {
             "request_id": request_id,
             "model_version": snap.version,
