@@ -1,12 +1,12 @@
 """The nbrec recommender as a BentoML service: thin, all logic is in ``nbrec.serving``.
 
-The API is a Starlette app mounted with ``@bentoml.asgi_app``; BentoML runs the process
-(workers, /healthz, /readyz, /metrics, ``bentoml build``/containerize). Why not
-``@bentoml.api`` per endpoint: on this path BentoML adds a thread hop, IO-model
-(de)serialisation, response-header injection, OpenTelemetry spans, access logs and its own
-metrics to every request, about 7x the cost of the lookup itself (see
-benchmarks/serving/RESULTS.md). nbrec measures and logs its endpoints itself (RR log,
-nbrec_* metrics), so those paths skip BentoML's tracing, access log and HTTP metrics.
+The API is a Starlette router mounted with ``@bentoml.asgi_app``; BentoML runs the process
+(workers, /healthz, /readyz, /metrics, lifecycle hooks, ``bentoml build``/containerize). Why
+not ``@bentoml.api`` per endpoint: on that path BentoML adds a thread hop, IO-model
+(de)serialisation and response-header injection to every request, several times the cost of
+the lookup itself (see benchmarks/serving/RESULTS.md). nbrec logs and measures its endpoints
+itself (RR log, nbrec_* metrics), so they skip BentoML's tracing spans and access-log lines;
+BentoML's HTTP metrics middleware cannot skip paths (``NBREC_BENTOML_METRICS=false`` drops it).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from nbrec.settings import get_settings
 
 http = ServingApp()  # the service object is attached in __init__, inside the worker
 
-# Fast paths skip BentoML's per-request tracing span, access log line and traffic metrics.
+# Paths without BentoML's per-request tracing span and access-log line.
 FAST = [*API_PATHS, "/healthz", "/readyz", "/metrics"]
 
 
