@@ -10,8 +10,7 @@ from nbrec.cli import app
 from nbrec.store import open_store
 
 
-def test_publish_fits_and_makes_live(tmp_path, monkeypatch):
-    monkeypatch.setenv("NBREC_DATA_DIR", str(tmp_path / "data"))  # synthetic: generated in memory
+def test_publish_fits_and_makes_live(tmp_path):
     url = f"sqlite:///{tmp_path / 'f.db'}"
     result = CliRunner().invoke(
         app, ["publish", "--dataset", "synthetic", "--model", "popularity", "--store", url,
