@@ -111,7 +111,7 @@ def score_shard(model, user_ids, k: int):
 
 @task(**STEP)
 def validate_recommendations(recs, model, dataset, k: int, run_name: str, suite_label: str) -> str:
-    frame = recommendation_frame(recs, model.item_ids_, candidates.seen_pairs(dataset))
+    frame = recommendation_frame(recs, model.item_ids_, candidates.seen_pairs(dataset), k)
     report = validate(frame, "recommendations", recommendation_parameters(len(model.user_ids_), len(model.item_ids_), k),
                       f"{run_name}-{suite_label}")  # fmt: skip
     status.record_validation({f"recommendations_{suite_label}": report.status()})

@@ -98,7 +98,7 @@ def fitted(clean):
 
 
 def check_recs(recs, model, clean, out_dir, k=10, floor=0.05):
-    frame = recommendation_frame(recs, model.item_ids_, clean.interactions)
+    frame = recommendation_frame(recs, model.item_ids_, clean.interactions, k)
     params = recommendation_parameters(len(model.user_ids_), len(model.item_ids_), k, floor)
     return validate(frame, "recommendations", params, out_dir=out_dir)
 
@@ -128,3 +128,22 @@ def test_bad_recommendations_are_caught(fitted, clean, out_dir):
         "catalogue coverage above the floor"
         in check_recs(recs, fitted, clean, out_dir, floor=0.5).failed
     )
+
+
+def test_short_lists_pass_only_for_users_who_saw_nearly_everything(out_dir):
+    catalogue = pd.Index([f"i{n}" for n in range(12)])
+    seen = pd.DataFrame(
+        {"user_id": ["a"] * 10 + ["b"] * 2, "item_id": list(catalogue[:10]) + ["i0", "i1"]}
+    )
+    recs = pd.DataFrame({"user_id": ["a", "a"] + ["b"] * 5, "item_id": ["i10", "i11", "i2", "i3", "i4", "i5", "i6"],
+                         "score": np.linspace(1, 0, 7)})  # fmt: skip
+    frame = recommendation_frame(recs, catalogue, seen, k=10)
+    assert frame.groupby("user_id")["recs_short"].first().to_dict() == {"a": False, "b": True}
+    report = validate(
+        frame, "recommendations", recommendation_parameters(2, 12, 10), out_dir=out_dir
+    )
+    assert report.failed == ["k recommendations per user"]
+    full = recommendation_frame(recs[recs.user_id == "a"], catalogue, seen, k=10)
+    assert validate(
+        full, "recommendations", recommendation_parameters(1, 12, 10), out_dir=out_dir
+    ).success

@@ -45,7 +45,7 @@ def check_live(
         USER_COL: model.user_ids_.to_numpy()[seen.row],
         ITEM_COL: model.item_ids_.to_numpy()[seen.col],
     }
-    frame = recommendation_frame(recs, model.item_ids_, pd.DataFrame(pairs))
+    frame = recommendation_frame(recs, model.item_ids_, pd.DataFrame(pairs), k)
     # Coverage of a sample is not the catalogue's coverage: only k per user and presence are checked.
     params = recommendation_parameters(len(users), len(model.item_ids_), k, coverage_floor=0.0)
     report = validate(frame, "recommendations", params, run_name=f"live-{version}")

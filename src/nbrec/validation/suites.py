@@ -64,21 +64,31 @@ def interactions_frame(raw: pd.DataFrame) -> pd.DataFrame:
 
 
 def recommendation_frame(
-    recs: pd.DataFrame, catalogue: pd.Index, seen: pd.DataFrame | None
+    recs: pd.DataFrame, catalogue: pd.Index, seen: pd.DataFrame | None, k: int = DEFAULT_K
 ) -> pd.DataFrame:
     """``recs`` plus the columns the ``recommendations`` suite checks.
 
     ``seen`` holds the (user_id, item_id) pairs of the training data; ``catalogue`` the item ids.
+    ``recs_short`` marks users with fewer than k items although they have k unseen items left
+    (a user who saw nearly the whole catalogue may rightly get fewer).
     """
+    catalogue = pd.Index(catalogue).astype(str)
     frame = recs[[USER_COL, ITEM_COL, SCORE_COL]].copy()
-    frame["in_catalogue"] = frame[ITEM_COL].astype(str).isin(pd.Index(catalogue).astype(str))
+    frame["in_catalogue"] = frame[ITEM_COL].astype(str).isin(catalogue)
+    keys = frame[USER_COL].astype(str)
+    n_seen = pd.Series(0, index=pd.Index(keys.unique()))
+    frame["seen_in_training"] = False
     if seen is not None and len(seen):
-        pairs = pd.MultiIndex.from_frame(seen[[USER_COL, ITEM_COL]].astype(str))
-        keys = pd.MultiIndex.from_frame(frame[[USER_COL, ITEM_COL]].astype(str))
-        frame["seen_in_training"] = keys.isin(pairs)
-    else:
-        frame["seen_in_training"] = False
+        pairs = seen[[USER_COL, ITEM_COL]].astype(str).drop_duplicates()
+        pairs = pairs[pairs[ITEM_COL].isin(catalogue)]
+        index = pd.MultiIndex.from_frame(pairs)
+        frame["seen_in_training"] = pd.MultiIndex.from_arrays(
+            [keys, frame[ITEM_COL].astype(str)]
+        ).isin(index)
+        n_seen = pairs.groupby(USER_COL).size().reindex(n_seen.index, fill_value=0)
     frame["recs_for_user"] = frame.groupby(USER_COL, sort=False)[ITEM_COL].transform("size")
+    expected = np.minimum(k, len(catalogue) - keys.map(n_seen).to_numpy())
+    frame["recs_short"] = frame["recs_for_user"].to_numpy() < expected
     frame[SCORE_COL] = frame[SCORE_COL].astype(np.float64)
     return frame
 
