@@ -65,3 +65,19 @@ def test_transient_failures_are_retried_and_bad_data_is_not(prefect_harness):
         training.RETRY["retries"] >= 2
         and training.RETRY["retry_condition_fn"] is training.transient
     )
+
+
+@pytest.mark.slow
+def test_local_prefect_server_starts_and_stops(monkeypatch):
+    import urllib.request
+
+    from nbrec.pipeline import prefect_server
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    with (
+        prefect_server.local_server() as url,
+        urllib.request.urlopen(f"{url}/health", timeout=5) as response,
+    ):
+        assert response.status == 200
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{url}/health", timeout=2)

@@ -31,7 +31,10 @@ def wait_healthy(url: str, timeout: float = 120.0, process: subprocess.Popen | N
             raise RuntimeError(
                 f"prefect server exited with code {process.returncode} before it was healthy"
             )
-        with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"{url}/health", timeout=2) as response,
+        ):
             if response.status == 200:
                 return
         time.sleep(0.5)
