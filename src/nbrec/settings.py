@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     seed: int = 42
     # Training pipeline (flows/training.py)
     train_model: str = "auto"  # a model name, "a,b", or "auto" (every registered model but random)
+    train_notebooks: str = "01_framing,02_baselines"  # executed per training run ("" for none)
     gate_margin: float = 0.01  # candidate must beat popularity's validation NDCG by this much
     gate_tolerance: float = 0.01  # ... and may trail the live model by at most this much
     task_runner: str = (
