@@ -159,7 +159,8 @@ class BanditRecommender(Recommender):
 
     Each user's list is the policy's ``select`` on the learned counters, with a random stream
     seeded by the user (so exploration differs between users but one user's list is stable).
-    Items outside the pool rank after it, by popularity.
+    Items outside the pool rank after it, by popularity. Scores are positions (pool size for
+    the policy's first choice down to 1), since Thompson draws are not comparable across users.
     """
 
     search_space: ClassVar[dict[str, list]] = {"pool_size": [50, 100, 200]}
