@@ -156,7 +156,9 @@ def training(
     settings = get_settings()
     run_name, started = flow_run.name or "local", status.now_iso()
     try:
-        result = _train(dataset, model or settings.train_model, k, notebooks or [], tune,
+        if notebooks is None:
+            notebooks = [n.strip() for n in settings.train_notebooks.split(",") if n.strip()]
+        result = _train(dataset, model or settings.train_model, k, notebooks, tune,
                         settings.gate_margin if margin is None else margin,
                         settings.gate_tolerance if tolerance is None else tolerance,
                         top_n, shard_size, run_name)  # fmt: skip

@@ -20,8 +20,8 @@ pytestmark = pytest.mark.flows
 
 @pytest.fixture(scope="module")
 def first_run(training, tiny_data):
-    """The first run: item-kNN on the tiny data, with one notebook executed as the run's report."""
-    return training.run_training(dataset=str(tiny_data), model="item_knn", notebooks=["01_framing"])
+    """The first run: item-kNN on the tiny data, executing the default notebooks (NBREC_TRAIN_NOTEBOOKS)."""
+    return training.run_training(dataset=str(tiny_data), model="item_knn")  # default notebooks
 
 
 def test_run_registers_publishes_and_goes_live(first_run, pipeline_home):
@@ -42,13 +42,14 @@ def test_run_registers_publishes_and_goes_live(first_run, pipeline_home):
     assert status["last_success_at"] and status["runs"]["completed"] >= 1
     assert status["validation"]["interactions"]["success"] is True
     # the notebook ran on the snapshot: an executed copy and its HTML, per run
-    executed = list((pipeline_home / "var" / "runs").glob("*/01_framing.ipynb"))
-    assert executed and executed[0].with_suffix(".html").is_file()
-    assert "01_framing" in entry.metadata["notebooks"]
+    for name in ("01_framing", "02_baselines"):
+        executed = list((pipeline_home / "var" / "runs").glob(f"*/{name}.ipynb"))
+        assert executed and executed[0].with_suffix(".html").is_file()
+        assert name in entry.metadata["notebooks"]
 
 
 def test_rerun_is_idempotent(first_run, training, tiny_data):
-    again = training.run_training(dataset=str(tiny_data), model="item_knn")
+    again = training.run_training(dataset=str(tiny_data), model="item_knn", notebooks=[])
     assert again["status"] == "completed"
     assert again["version"] == first_run["version"]
     assert again["registered"] is False
@@ -100,7 +101,7 @@ def test_corrupt_data_stops_at_validation(how, first_run, training, tiny_data, p
 def test_random_model_is_rejected_by_the_gate(first_run, training, tiny_data):
     live_before = open_store().live_version()
     versions_before = [v.version for v in registry.list_versions()]
-    result = training.run_training(dataset=str(tiny_data), model="random")
+    result = training.run_training(dataset=str(tiny_data), model="random", notebooks=[])
     assert result["status"] == "rejected"
     assert "popularity" in result["reason"]
     assert open_store().live_version() == live_before
@@ -111,7 +112,9 @@ def test_random_model_is_rejected_by_the_gate(first_run, training, tiny_data):
 def test_rollback_returns_the_previous_version(first_run, training, tiny_data):
     previous = open_store().live_version()
     # EASE, let through whatever its score: a second, different live version
-    result = training.run_training(dataset=str(tiny_data), model="ease", margin=-1.0, tolerance=1.0)
+    result = training.run_training(
+        dataset=str(tiny_data), model="ease", margin=-1.0, tolerance=1.0, notebooks=[]
+    )
     assert result["status"] == "completed" and result["version"] != previous
     assert open_store().live_version() == result["version"]
     assert lifecycle.rollback() == previous
@@ -133,7 +136,9 @@ def test_cli_train_and_models(first_run, training, tiny_data, pipeline_home):
     result = runner.invoke(app, ["train", "--dataset", str(folder), "--model", "item_knn"])
     assert result.exit_code == 4, result.output
     assert "weights non-negative and bounded" in result.output
-    rejected = runner.invoke(app, ["train", "--dataset", str(tiny_data), "--model", "random"])
+    rejected = runner.invoke(
+        app, ["train", "--dataset", str(tiny_data), "--model", "random", "--notebooks", ""]
+    )
     assert rejected.exit_code == 3, rejected.output
     listed = runner.invoke(app, ["models", "list", "--format", "json"])
     assert listed.exit_code == 0, listed.output
@@ -153,7 +158,9 @@ def test_batch_scoring_on_a_dask_cluster(first_run, training, tiny_data, monkeyp
     monkeypatch.setenv("NBREC_TASK_RUNNER", "dask")
     get_settings.cache_clear()
     try:
-        result = training.run_training(dataset=str(tiny_data), model="item_knn", shard_size=40)
+        result = training.run_training(
+            dataset=str(tiny_data), model="item_knn", shard_size=40, notebooks=[]
+        )
     finally:
         monkeypatch.delenv("NBREC_TASK_RUNNER")
         get_settings.cache_clear()

@@ -22,7 +22,8 @@ def train(
     ),
     k: int = typer.Option(DEFAULT_K, help="recommendations per user that are validated"),
     notebooks: str = typer.Option(
-        "", help="notebooks to execute for this run, e.g. 01_framing,02_baselines"
+        None,
+        help="notebooks to execute, e.g. 01_framing ('' for none; default NBREC_TRAIN_NOTEBOOKS)",
     ),
     tune: bool = typer.Option(False, help="tune hyperparameters on the validation split"),
     margin: float = typer.Option(
@@ -41,7 +42,7 @@ def train(
     from nbrec.pipeline.flows import load_flow_module
     from nbrec.validation import ValidationFailed
 
-    names = [n.strip() for n in notebooks.split(",") if n.strip()]
+    names = None if notebooks is None else [n.strip() for n in notebooks.split(",") if n.strip()]
     try:
         result = load_flow_module("training").run_training(
             dataset=dataset, model=model, k=k, notebooks=names, tune=tune, margin=margin,
