@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from nbrec.constants import DEFAULT_SEED, ITEM_COL, RANK_COL, SCORE_COL, USER_COL
 from nbrec.models import top_k
@@ -47,26 +48,27 @@ def run_peer(
     fit_seconds = time.perf_counter() - start
 
     start = time.perf_counter()
-    item_ids = np.array(list(data.iid_map.keys()))
-    seen = train.groupby(USER_COL)[ITEM_COL].agg(set)
-    frames = []
-    for user in users:
-        u = data.uid_map.get(str(user))
-        if u is None:
-            continue
-        scores = np.asarray(model.score(u), dtype=np.float32).reshape(1, -1).copy()
-        mask = np.isin(item_ids, list(seen.get(user, ())))
-        scores[0, mask] = -np.inf
-        idx, vals = top_k(scores, k)
-        frames.append(
-            pd.DataFrame(
-                {
-                    USER_COL: user,
-                    ITEM_COL: item_ids[idx[0]],
-                    SCORE_COL: vals[0],
-                    RANK_COL: np.arange(1, k + 1),
-                }
-            )
-        )
+    item_ids = np.array(list(data.iid_map.keys()))  # position = Cornac's item index
+    item_index = pd.Index(item_ids)
+    user_index = pd.Index(list(data.uid_map.keys()))
+    seen = sp.csr_matrix(
+        (np.ones(len(train)), (user_index.get_indexer(train[USER_COL].astype(str)),
+                               item_index.get_indexer(train[ITEM_COL].astype(str)))),
+        shape=(len(user_index), len(item_index)),
+    )  # fmt: skip
+    users = [u for u in map(str, users) if u in data.uid_map]
+    rows = np.array([data.uid_map[u] for u in users])
+    scores = np.vstack([np.asarray(model.score(int(u)), dtype=np.float32) for u in rows])
+    mask = seen[rows]
+    scores[np.repeat(np.arange(len(rows)), np.diff(mask.indptr)), mask.indices] = -np.inf
+    idx, vals = top_k(scores, k)
+    recs = pd.DataFrame(
+        {
+            USER_COL: np.repeat(users, idx.shape[1]),
+            ITEM_COL: item_ids[idx.ravel()],
+            SCORE_COL: vals.ravel(),
+            RANK_COL: np.tile(np.arange(1, idx.shape[1] + 1), len(users)),
+        }
+    )
     score_seconds = time.perf_counter() - start
-    return pd.concat(frames, ignore_index=True), fit_seconds, score_seconds
+    return recs, fit_seconds, score_seconds
