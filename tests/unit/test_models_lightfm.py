@@ -132,3 +132,11 @@ def test_recommend_from_features_for_new_users(hybrid):
     assert (parity[recs[USER_COL] == "n1"] == 0).all() and (
         parity[recs[USER_COL] == "n2"] == 1
     ).all()
+
+
+def test_similar_items_share_the_genre(hybrid):
+    similar = hybrid.similar_items("i004", k=5)
+    assert len(similar) == 5 and "i004" not in set(similar[ITEM_COL])
+    assert (similar[ITEM_COL].str[1:].astype(int) % 2 == 0).mean() >= 0.8
+    with pytest.raises(KeyError, match="nope"):
+        hybrid.similar_items("nope")

@@ -87,6 +87,31 @@ def _keep_top(sim: sp.csr_matrix, n: int) -> sp.csr_matrix:
     )
 
 
+def item_code(item_ids: pd.Index, item_id) -> int:
+    """Position of ``item_id`` in the catalogue; KeyError naming it when absent."""
+    code = int(item_ids.get_indexer([str(item_id)])[0])
+    if code < 0:
+        raise KeyError(f"item {item_id!r} is not in the model's catalogue ({len(item_ids)} items)")
+    return code
+
+
+def neighbours_frame(
+    item_ids: pd.Index, code: int, similarity: np.ndarray, k: int, positive_only: bool = True
+) -> pd.DataFrame:
+    """Top ``k`` of one item's similarity row (itself excluded) as ``item_id, score, rank``."""
+    row = np.array(similarity, dtype=np.float32).reshape(1, -1)
+    row[0, code] = -np.inf  # an item is not its own neighbour
+    items, scores = top_k(row, k)
+    valid = np.isfinite(scores[0]) & ((scores[0] > 0) if positive_only else True)
+    return pd.DataFrame(
+        {
+            ITEM_COL: item_ids.to_numpy()[items[0][valid]],
+            SCORE_COL: scores[0][valid],
+            RANK_COL: np.arange(1, int(valid.sum()) + 1),
+        }
+    )
+
+
 class ItemToItem(Recommender):
     """Shared scoring, saving and ``similar_items`` for models with an item x item matrix."""
 
@@ -97,24 +122,10 @@ class ItemToItem(Recommender):
     def similar_items(self, item_id, k: int = 10) -> pd.DataFrame:
         """The ``k`` items most similar to ``item_id``: frame ``item_id, score, rank``."""
         self._check_fitted()
-        code = self.item_ids_.get_indexer([str(item_id)])[0]
-        if code < 0:
-            raise KeyError(
-                f"item {item_id!r} is not in the model's catalogue ({len(self.item_ids_)} items)"
-            )
+        code = item_code(self.item_ids_, item_id)
         row = self.weights_[code]
-        row = row.toarray() if sp.issparse(row) else np.asarray(row, dtype=np.float32).copy()
-        row = row.reshape(1, -1).astype(np.float32)
-        row[0, code] = -np.inf  # an item is not its own neighbour
-        items, scores = top_k(row, k)
-        valid = np.isfinite(scores[0]) & (scores[0] > 0)
-        return pd.DataFrame(
-            {
-                ITEM_COL: self.item_ids_.to_numpy()[items[0][valid]],
-                SCORE_COL: scores[0][valid],
-                RANK_COL: np.arange(1, int(valid.sum()) + 1),
-            }
-        )
+        row = row.toarray() if sp.issparse(row) else np.asarray(row)
+        return neighbours_frame(self.item_ids_, code, row, k)
 
     def _state(self) -> dict[str, np.ndarray]:
         if sp.issparse(self.weights_):

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from nbrec.constants import DEFAULT_K, DEFAULT_SEED, ITEM_COL, USER_COL
 from nbrec.data.features import feature_columns, one_hot
 from nbrec.models.base import Embeddings, Recommender, TrainingData, _frame, top_k
+from nbrec.models.item2item import item_code, neighbours_frame
 from nbrec.models.registry import register
 
 
@@ -188,6 +189,14 @@ class LightFMRecommender(Recommender):
             user_feature_vectors=self.user_feature_vectors_.astype(np.float32),
             user_feature_names=self.user_feature_names_.tolist(),
         )
+
+    def similar_items(self, item_id, k: int = DEFAULT_K) -> pd.DataFrame:
+        """The ``k`` items whose vectors are closest in cosine to ``item_id``'s."""
+        self._check_fitted()
+        code = item_code(self.item_ids_, item_id)
+        norms = np.maximum(np.linalg.norm(self.item_vectors_, axis=1), 1e-12)
+        cosine = self.item_vectors_ @ self.item_vectors_[code] / (norms * norms[code])
+        return neighbours_frame(self.item_ids_, code, cosine, k, positive_only=False)
 
     def score_user_features(self, features: list[str]) -> np.ndarray:
         """Scores of every item for a new user known only by ``features`` (e.g. 'gender=F')."""
