@@ -131,6 +131,16 @@ def main() -> None:
         + ("**met**" if cli_seconds < GOAL_SECONDS and done.returncode == 0 else "**NOT met**")
         + f" ({cli_seconds:.0f} s).",
     ]
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    lines += [
+        "",
+        f"Notes: load average at the end of the run {load} (other engineers' tests share the machine).",
+        "Stage times are Prefect's `total_run_time` of each task run (score_shard summed over shards);",
+        '"flow overhead" is everything else inside the flow call: starting the ephemeral Prefect API',
+        "server, imports, task orchestration and logging. `choose` fits and scores every candidate",
+        "(`--model auto`: all registered models but random) on the validation split; `run_notebooks`",
+        "executes NBREC_TRAIN_NOTEBOOKS (01_framing, 02_baselines) on the snapshot.",
+    ]
     text = "\n".join(lines) + "\n"
     print(text)
     if done.returncode != 0:
