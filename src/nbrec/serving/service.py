@@ -15,10 +15,11 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, NamedTuple, Protocol
+from typing import Any
 
 from nbrec.serving.logs import RRLogger
 from nbrec.serving.metrics import ServingMetrics
+from nbrec.serving.routing import LiveRouter, Route, Router
 from nbrec.serving.schemas import FeedbackRequest, RecommendRequest, SimilarItemsRequest, as_list
 from nbrec.serving.snapshot import Snapshot, UnknownVersion
 from nbrec.store import FeatureStore, Ranked, StoreError
@@ -35,29 +36,6 @@ class NotReady(RuntimeError):
 
 class NotFound(LookupError):
     """The request names something the live model does not know: HTTP 404."""
-
-
-class Route(NamedTuple):
-    """Where a request goes. ``model_version=None`` means the live version."""
-
-    experiment: str | None
-    variant: str | None
-    model_version: str | None
-
-
-class Router(Protocol):
-    """Maps a user to (experiment, variant, model_version); the experiments seam."""
-
-    def route(self, user_id: str) -> Route: ...
-
-
-class LiveRouter:
-    """The default: everyone gets the live version, no experiment."""
-
-    NO_EXPERIMENT = Route(None, None, None)
-
-    def route(self, user_id: str) -> Route:
-        return self.NO_EXPERIMENT
 
 
 def new_request_id() -> str:
