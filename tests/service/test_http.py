@@ -224,8 +224,8 @@ def test_hot_swap_under_load_fails_no_request(
     statuses = {s for s, _ in results}
     assert statuses == {200}, [r for r in results if r[0] != 200][:5]
     versions = [v for _, v in results]
-    assert {"v1", "v2", "v3"} <= set(versions) and versions[-1] == "v3"
-    assert len(results) > 100
+    assert {"v1", "v2", "v3"} <= set(versions) and len(results) > 100
+    assert versions.index("v1") < versions.index("v2") < versions.index("v3")
     # Rollback through the store is picked up the same way.
     store.set_live("v1")
     time.sleep(0.3)
