@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     log_stdout: bool = False  # RR log lines to stdout instead of files under logs_path
     refresh_interval: float = 0.25  # seconds between checks of the store's live pointer
     bentoml_metrics: bool = True  # BentoML's own HTTP metrics (its middleware costs ~15% req/s)
+    # Reliability and privacy (nbrec.serving.guard, nbrec.serving.logs)
+    store_timeout_ms: float = 20.0  # time budget of one feature-store call on the request path
+    store_retry_after: float = 1.0  # seconds a failed store is skipped (fallback) before a retry
+    log_user_ids: str = "plain"  # user ids in RR logs: "plain" | "hash" (salted sha256) | "drop"
+    log_user_salt: str = ""  # salt of the hashed user ids (keep it secret and stable)
     # Experiments (nbrec.experiments): the folder of experiments/*.yaml the router reads
     experiments_dir: Path = Path("experiments")
 
