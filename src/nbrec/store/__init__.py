@@ -31,8 +31,11 @@ def default_sqlite_path() -> Path:
     return get_settings().var_dir / "store" / "features.db"
 
 
-def open_store(url: str | None = None) -> FeatureStore:
-    """A store for ``url`` (default ``NBREC_STORE_URL``). Opening connects lazily."""
+def open_store(url: str | None = None, request_timeout: float | None = None) -> FeatureStore:
+    """A store for ``url`` (default ``NBREC_STORE_URL``). Opening connects lazily.
+
+    ``request_timeout`` (seconds) is the time budget of the request path's calls (Redis).
+    """
     url = get_settings().store_url if url is None else url
     if not url:
         from nbrec.store.sqlite import SQLiteStore
@@ -45,7 +48,7 @@ def open_store(url: str | None = None) -> FeatureStore:
     if url.startswith(("redis://", "rediss://", "unix://")):
         from nbrec.store.redis_store import RedisStore
 
-        return RedisStore(url)
+        return RedisStore(url, request_timeout=request_timeout)
     raise ValueError(
         f"unsupported store URL {url!r}: use '' (SQLite under var/), 'sqlite:///path/file.db' "
         "or 'redis://host:port/db' (NBREC_STORE_URL)"

@@ -13,6 +13,8 @@ import time
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from nbrec.store.base import (
     HISTORY_LENGTH,
@@ -40,13 +42,25 @@ class RedisStore:
 
     backend = "redis"
 
-    def __init__(self, url: str, prefix: str = "nbrec", timeout: float = 1.0):
-        self.url = url
+    def __init__(
+        self, url: str, prefix: str = "nbrec", timeout: float = 1.0,
+        request_timeout: float | None = None,
+    ):  # fmt: skip
+        self.url = redact(url)  # messages and reprs never carry the password
         self.prefix = prefix
         # Short timeouts: a slow store must turn into a fallback answer, not a hung request.
         self._r = redis.Redis.from_url(
             url, socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=30
         )
+        # The request path's reads and writes have their own client with the time budget
+        # (NBREC_STORE_TIMEOUT_MS) and no retries: redis-py retries 3 times by default, which
+        # would multiply the budget. Bulk calls (publish, snapshots) keep ``timeout``.
+        self._fast = self._r
+        if request_timeout is not None:
+            self._fast = redis.Redis.from_url(
+                url, socket_timeout=request_timeout, socket_connect_timeout=request_timeout,
+                retry=Retry(NoBackoff(), 0), health_check_interval=30,
+            )  # fmt: skip
 
     def _k(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
@@ -107,7 +121,7 @@ class RedisStore:
             raise StoreError(f"Redis store {self.url}: {exc}") from exc
 
     def live_version(self) -> str | None:
-        value = self._call(self._r.get, self._k("live"))
+        value = self._call(self._fast.get, self._k("live"))
         return value.decode() if value is not None else None
 
     def live_history(self) -> list[str]:
@@ -138,12 +152,12 @@ class RedisStore:
 
     # -- reads ------------------------------------------------------------------------------
     def user_recs(self, version: str, user_id: str) -> Ranked | None:
-        return ranked_from_json(self._call(self._r.hget, self._k("v", version, "recs"), user_id))
+        return ranked_from_json(self._call(self._fast.hget, self._k("v", version, "recs"), user_id))
 
     def user_view(self, version: str, user_id: str) -> tuple[Ranked | None, list[str]]:
         # One round trip for both: the request path's only store call.
         try:
-            pipe = self._r.pipeline(transaction=False)
+            pipe = self._fast.pipeline(transaction=False)
             pipe.hget(self._k("v", version, "recs"), user_id)
             pipe.lrange(self._k("seen", user_id), 0, RECENT_SEEN - 1)
             raw, seen = pipe.execute()
@@ -156,7 +170,7 @@ class RedisStore:
         return ranked_from_json(raw) or ([], [])
 
     def similar(self, version: str, item_id: str) -> Ranked | None:
-        return ranked_from_json(self._call(self._r.hget, self._k("v", version, "sim"), item_id))
+        return ranked_from_json(self._call(self._fast.hget, self._k("v", version, "sim"), item_id))
 
     def item_meta(self, version: str, item_ids: list[str] | None = None) -> dict[str, dict]:
         key = self._k("v", version, "meta")
@@ -174,7 +188,7 @@ class RedisStore:
     def add_seen(self, user_id: str, item_id: str) -> None:
         key = self._k("seen", user_id)
         try:
-            pipe = self._r.pipeline(transaction=True)
+            pipe = self._fast.pipeline(transaction=True)
             pipe.lrem(key, 0, item_id)
             pipe.lpush(key, item_id)
             pipe.ltrim(key, 0, RECENT_SEEN - 1)
@@ -183,7 +197,7 @@ class RedisStore:
             raise StoreError(f"Redis store {self.url}: {exc}") from exc
 
     def recent_seen(self, user_id: str) -> list[str]:
-        values = self._call(self._r.lrange, self._k("seen", user_id), 0, RECENT_SEEN - 1)
+        values = self._call(self._fast.lrange, self._k("seen", user_id), 0, RECENT_SEEN - 1)
         return [v.decode() for v in values]
 
     def incr_counter(self, namespace: str, arm: str, pulls: int = 0, rewards: float = 0) -> None:
@@ -211,12 +225,26 @@ class RedisStore:
     # -- lifecycle --------------------------------------------------------------------------
     def ping(self) -> bool:
         try:
-            return bool(self._r.ping())
+            return bool(self._fast.ping())
         except redis.RedisError:
             return False
 
     def close(self) -> None:
         self._r.close()
+        if self._fast is not self._r:
+            self._fast.close()
 
     def __repr__(self) -> str:
         return f"RedisStore({self.url!r})"
+
+
+def redact(url: str) -> str:
+    """``url`` with its password (and user name) replaced by ``***``."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None and parts.username is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
