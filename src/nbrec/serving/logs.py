@@ -4,10 +4,18 @@ The request path only puts a dict on a bounded queue (never blocks, never raises
 background thread serialises and writes. When the queue is full the line is dropped and
 counted (``nbrec_log_lines_dropped_total``). Files: ``<log_dir>/rr-<start>-<pid>.jsonl``,
 rotated by size to ``rr-<start>-<pid>.<n>.jsonl``; or stdout.
+
+A log disk that is full or unwritable never reaches the request path: the lines of a failed
+write are dropped and counted, the rest wait in the queue, and the file is reopened a second
+later. User ids can be logged plain, as a salted hash (HMAC-SHA256) or not at all
+(``NBREC_LOG_USER_IDS``, ``NBREC_LOG_USER_SALT``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import hmac
 import logging
 import logging.handlers
 import os
@@ -26,6 +34,9 @@ MAX_BYTES = 50 * 1024 * 1024
 BACKUPS = 20
 QUEUE_SIZE = 20_000
 CHUNK_BYTES = 64 * 1024
+REOPEN_AFTER = 1.0  # seconds between attempts to reopen a log file that failed
+USER_ID_MODES = ("plain", "hash", "drop")
+logger = logging.getLogger("nbrec.serving")
 
 
 def iso_utc(stamp: float) -> str:
@@ -57,7 +68,22 @@ class RRLogger:
         queue_size: int = QUEUE_SIZE,
         on_drop: Callable[[], None] | None = None,
         interval: float = 0.05,
+        user_ids: str | None = None,
+        salt: str | None = None,
     ):
+        if user_ids is None or salt is None:
+            from nbrec.settings import get_settings
+
+            settings = get_settings()
+            user_ids = settings.log_user_ids if user_ids is None else user_ids
+            salt = settings.log_user_salt if salt is None else salt
+        if user_ids not in USER_ID_MODES:
+            raise ValueError(
+                f"NBREC_LOG_USER_IDS={user_ids!r} is not one of {USER_ID_MODES}: "
+                "plain keeps user ids, hash logs a salted hash, drop logs none"
+            )
+        self.user_ids = user_ids
+        self._salt = salt.encode()
         self.directory = Path(directory) if directory is not None else None
         self.max_bytes, self.backups = max_bytes, backups
         self.queue_size = queue_size
@@ -104,60 +130,89 @@ class RRLogger:
         with self._start_lock:
             if self._thread is not None:
                 return
-            handler = self._handler()
-            handler.setFormatter(logging.Formatter("%(message)s"))
             self._stop.clear()
-            self._thread = threading.Thread(
-                target=self._run, args=(handler,), name="nbrec-rr-log", daemon=True
-            )
+            self._thread = threading.Thread(target=self._run, name="nbrec-rr-log", daemon=True)
             self._thread.start()
 
-    def _run(self, handler: logging.Handler) -> None:
+    def _open(self) -> logging.Handler | None:
+        """The log handler, or None (and a warning) when the log directory is unusable."""
+        try:
+            handler = self._handler()
+        except OSError as exc:
+            logger.warning("RR log unavailable (%s); retrying every %gs", exc, REOPEN_AFTER)
+            return None
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        return handler
+
+    def _run(self) -> None:
+        handler, retry_at = None, 0.0
         while True:
             stopping = self._stop.wait(self.interval)
             self._idle.clear()
-            self._write_pending(handler)
+            if handler is None and self._pending and time.monotonic() >= retry_at:
+                handler = self._open()
+            if handler is not None and self._pending:
+                try:
+                    self._write_pending(handler)
+                except OSError as exc:  # disk full, file gone read-only, ...
+                    logger.warning("RR log write failed (%s); lines dropped and counted", exc)
+                    _close_quietly(handler)
+                    handler, retry_at = None, time.monotonic() + REOPEN_AFTER
+            elif stopping and self._pending:
+                self._drop(len(self._pending))  # shutting down with no usable file
+                self._pending.clear()
             self._idle.set()
             if stopping:
                 break
-        handler.close()
+        if handler is not None:
+            _close_quietly(handler)
+
+    def _private(self, event: dict[str, Any]) -> None:
+        """Apply the user-id policy (in the writer thread: the request path pays nothing)."""
+        user = event.get("user_id")
+        if user is None or self.user_ids == "plain":
+            return
+        if self.user_ids == "drop":
+            event["user_id"] = None
+        else:  # a keyed hash: stable per user (joins still work), not reversible without the salt
+            digest = hmac.new(self._salt, str(user).encode(), hashlib.sha256).hexdigest()
+            event["user_id"] = digest[:32]
 
     def _write_pending(self, handler: logging.Handler) -> None:
         lines = []
         while self._pending:
             stamp, event = self._pending.popleft()
             event.setdefault("ts", iso_utc(stamp))
+            self._private(event)
             try:
                 lines.append(orjson.dumps(event, default=str).decode())
             except Exception:  # an unserialisable event must not kill the writer
                 self._drop(1)
         if not lines:
             return
-        if isinstance(handler, logging.handlers.RotatingFileHandler):
-            # Chunks of up to chunk_bytes: one rollover check and one write per chunk, not per line.
-            chunk_bytes = max(1, min(CHUNK_BYTES, self.max_bytes // 8))
-            chunk: list[str] = []
-            size = 0
-            for line in lines:
-                chunk.append(line)
-                size += len(line) + 1
-                if size >= chunk_bytes:
-                    self._write_chunk(handler, chunk)
-                    chunk, size = [], 0
-            if chunk:
-                self._write_chunk(handler, chunk)
-        else:
-            handler.stream.write("\n".join(lines) + "\n")
-            handler.flush()
-        self.written += len(lines)
-
-    @staticmethod
-    def _write_chunk(handler: logging.handlers.RotatingFileHandler, chunk: list[str]) -> None:
-        text = "\n".join(chunk)
-        if handler.shouldRollover(logging.makeLogRecord({"msg": text})):
-            handler.doRollover()
-        handler.stream.write(text + "\n")
-        handler.flush()
+        rotating = isinstance(handler, logging.handlers.RotatingFileHandler)
+        # Chunks of up to chunk_bytes: one rollover check and one write per chunk, not per line.
+        chunk_bytes = max(1, min(CHUNK_BYTES, self.max_bytes // 8)) if rotating else 1 << 62
+        chunks: list[list[str]] = [[]]
+        size = 0
+        for line in lines:
+            if size >= chunk_bytes:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(line)
+            size += len(line) + 1
+        for n, chunk in enumerate(chunks):
+            text = "\n".join(chunk)
+            try:
+                if rotating and handler.shouldRollover(logging.makeLogRecord({"msg": text})):
+                    handler.doRollover()
+                handler.stream.write(text + "\n")
+                handler.flush()
+            except (OSError, ValueError) as exc:  # ValueError: file closed by a failed rollover
+                # This chunk may be half written: count it and every later one as dropped.
+                self._drop(sum(len(c) for c in chunks[n:]))
+                raise OSError(f"cannot write RR log lines: {exc}") from None
+            self.written += len(chunk)
 
     def flush(self, timeout: float = 5.0) -> None:
         """Wait until the lines queued so far are written (tests, shutdown)."""
@@ -166,8 +221,15 @@ class RRLogger:
             time.sleep(0.005)
 
     def close(self, timeout: float = 5.0) -> None:
+        """Write what is queued (or count it dropped) and stop the writer."""
         if self._thread is None:
             return
         self._stop.set()
         self._thread.join(timeout)
         self._thread = None
+
+
+def _close_quietly(handler: logging.Handler) -> None:
+    # Closing flushes, which fails on the same full disk.
+    with contextlib.suppress(OSError, ValueError):
+        handler.close()
