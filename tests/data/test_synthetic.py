@@ -46,3 +46,11 @@ def test_realistic_shape(tiny_synthetic):
 def test_chunked_generation_matches_sizes():
     ds = generate(users=1_000, items=100, interactions=10_000, seed=5, chunk_users=128)
     assert len(ds.interactions) == 10_000 and ds.interactions[USER_COL].nunique() == 1_000
+
+
+def test_hash_is_the_same_after_a_parquet_round_trip(tmp_path):
+    from nbrec.data import load_dataset, write_parquet_dataset
+
+    ds = generate(users=100, items=50, interactions=1_000, seed=2)
+    write_parquet_dataset(ds, tmp_path / "synthetic")
+    assert load_dataset("synthetic", tmp_path).content_hash() == ds.content_hash()

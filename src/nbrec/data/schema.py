@@ -54,7 +54,18 @@ class Dataset:
 
 
 def frame_hash(df: pd.DataFrame) -> str:
-    """Deterministic content hash of a frame (row order matters)."""
+    """Deterministic content hash of a frame (row order matters).
+
+    Timestamps are hashed at one resolution (ns), so the same events hash the same whether
+    they were generated in memory or read back from parquet.
+    """
+    df = df.assign(
+        **{
+            c: df[c].dt.as_unit("ns")
+            for c in df.columns
+            if pd.api.types.is_datetime64_any_dtype(df[c])
+        }
+    )
     values = pd.util.hash_pandas_object(df, index=False).to_numpy()
     return hashlib.sha256(values.tobytes()).hexdigest()[:16]
 
