@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
+from nbrec.serving.admin import admin_routes
 from nbrec.serving.schemas import (
     MAX_BODY_BYTES,
     FeedbackRequest,
@@ -120,6 +121,8 @@ class ServingApp:
                 Route("/readyz", self.readyz),
                 Route("/metrics", self.metrics),
                 Route("/dashboard", self.dashboard),
+                Route("/openapi.json", self.openapi),
+                *admin_routes(self),  # 404 unless NBREC_ADMIN_TOKEN is set
             ]
         )  # fmt: skip
 
@@ -206,6 +209,11 @@ class ServingApp:
     def metrics_text(self) -> bytes:
         text = self.service.metrics.render() if self.service is not None else b""
         return text + (self.extra_metrics() if self.extra_metrics else b"")
+
+    async def openapi(self, request: Request) -> Response:
+        from nbrec.serving.openapi import openapi_document
+
+        return json_response(openapi_document())
 
     async def metrics(self, request: Request) -> Response:
         return Response(self.metrics_text(), media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,100 @@
+"""Admin endpoints that change production state: reload, promote, rollback.
+
+They exist only when ``NBREC_ADMIN_TOKEN`` is set (otherwise 404, as if absent) and need the
+token in ``Authorization: Bearer <token>`` (or ``X-Admin-Token``), compared in constant time.
+Promote goes through ``nbrec.pipeline.lifecycle``: a version the feature store lacks is published
+from the registry, whose ``load_model`` refuses artifacts that fail their sha256 manifest; the
+live version stays live on any error.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from nbrec.settings import get_settings
+
+if TYPE_CHECKING:
+    from nbrec.serving.http import ServingApp
+
+logger = logging.getLogger("nbrec.serving")
+ADMIN_PATHS = ("/admin/reload", "/admin/promote", "/admin/rollback")
+
+
+class PromoteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    version: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def check_token(request: Request) -> JSONResponse | None:
+    """None if the request carries the admin token; else the refusal to send."""
+    token = get_settings().admin_token
+    if not token:
+        return _error(404, f"not found: {request.url.path} (admin endpoints are off)")
+    given = request.headers.get("x-admin-token", "")
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        given = value.strip()
+    if not given:
+        return _error(401, "admin token required: send `Authorization: Bearer <NBREC_ADMIN_TOKEN>`")
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        return _error(403, "wrong admin token")
+    return None
+
+
+def admin_routes(app: ServingApp) -> list[Route]:
+    """The admin routes of ``app`` (its ``service`` is attached later, at start-up)."""
+
+    async def guarded(request: Request, action) -> JSONResponse:
+        refused = check_token(request)
+        if refused is not None:
+            return refused
+        service = app.service
+        if service is None:
+            return _error(503, "the service is starting")
+        try:
+            body = await action(request, service)
+        except ValidationError as exc:
+            return _error(422, f"invalid body: {exc.errors(include_url=False)[0]['msg']}")
+        except KeyError as exc:  # unknown version (the message lists the registered ones)
+            return _error(404, str(exc.args[0]))
+        except (ValueError, RuntimeError) as exc:  # checksum mismatch, nothing to roll back, ...
+            return _error(409, f"{type(exc).__name__}: {exc}; live stays {service.live_version}")
+        logger.warning("admin %s: live is now %s", request.url.path, service.live_version)
+        return JSONResponse({**body, "model_version": service.refresh()})
+
+    async def reload(request: Request, service) -> dict:
+        return {"reloaded": True}  # ``guarded`` re-reads the live pointer for every action
+
+    async def promote(request: Request, service) -> dict:
+        from nbrec.pipeline.lifecycle import promote as do_promote
+
+        req = PromoteRequest.model_validate_json(await request.body() or b"{}")
+        return {"promoted": await run_in_threadpool(do_promote, req.version, service.store)}
+
+    async def rollback(request: Request, service) -> dict:
+        from nbrec.pipeline.lifecycle import rollback as do_rollback
+
+        return {"rolled_back_to": await run_in_threadpool(do_rollback, service.store)}
+
+    def endpoint(action):
+        async def handle(request: Request) -> JSONResponse:
+            return await guarded(request, action)
+
+        return handle
+
+    return [
+        Route(path, endpoint(action), methods=["POST"])
+        for path, action in zip(ADMIN_PATHS, (reload, promote, rollback), strict=True)
+    ]

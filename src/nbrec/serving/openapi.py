@@ -1,0 +1,134 @@
+"""The OpenAPI 3.1 document of nbrec's HTTP API (``GET /openapi.json``).
+
+BentoML's own document describes ``@bentoml.api`` methods only, not the Starlette routes nbrec
+mounts; this one is generated from the pydantic request and response models, so it cannot
+drift from what the handlers validate. ``tests/reliability`` fuzzes the API against it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.json_schema import models_json_schema
+
+from nbrec.serving.admin import PromoteRequest
+from nbrec.serving.schemas import FeedbackRequest, RecommendRequest, SimilarItemsRequest
+
+
+class ScoredItem(BaseModel):
+    item_id: str
+    score: float | None
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    request_id: str
+    model_version: str | None
+
+
+class RecommendResponse(_Answer):
+    items: list[ScoredItem]
+    fallback: str | None
+    experiment: str | None
+    variant: str | None
+
+
+class SimilarItemsResponse(_Answer):
+    items: list[ScoredItem]
+    fallback: str | None
+
+
+class FeedbackResponse(_Answer):
+    accepted: bool
+    stored: bool
+
+
+class ErrorResponse(BaseModel):
+    """Every refusal: what was wrong and what to do, in ``error``."""
+
+    model_config = ConfigDict(extra="allow")
+    error: str
+
+
+class AdminResponse(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model_version: str | None
+
+
+MODELS = (RecommendRequest, SimilarItemsRequest, FeedbackRequest, PromoteRequest,
+          RecommendResponse, SimilarItemsResponse, FeedbackResponse, ErrorResponse,
+          AdminResponse)  # fmt: skip
+ERRORS = {
+    "400": "not JSON, or an empty body",
+    "404": "unknown item (similar_items)",
+    "413": "body over the size limit",
+    "422": "a field is missing, of the wrong type or out of bounds",
+    "503": "no model live yet",
+}
+ADMIN_ERRORS = {
+    "401": "no admin token sent",
+    "403": "wrong admin token",
+    "404": "admin endpoints are off (no NBREC_ADMIN_TOKEN) or unknown version",
+    "409": "the action was refused (checksum mismatch, nothing to roll back); live unchanged",
+    "422": "invalid body",
+    "503": "the service is starting",
+}
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _json(model: type[BaseModel]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": _ref(model)}}}
+
+
+def _responses(ok: type[BaseModel], errors: dict[str, str]) -> dict[str, Any]:
+    out = {"200": {"description": "OK", **_json(ok)}}
+    out.update({code: {"description": why, **_json(ErrorResponse)} for code, why in errors.items()})
+    return out
+
+
+def _post(summary: str, body: type[BaseModel] | None, ok, errors, admin=False) -> dict[str, Any]:
+    operation: dict[str, Any] = {"summary": summary, "responses": _responses(ok, errors)}
+    if body is not None:
+        operation["requestBody"] = {"required": True, **_json(body)}
+    if admin:
+        operation["security"] = [{"adminToken": []}]
+    return {"post": operation}
+
+
+@lru_cache(maxsize=1)
+def openapi_document() -> dict[str, Any]:
+    """The document as a dict (built once)."""
+    _, defs = models_json_schema(
+        [(m, "validation" if m.__name__.endswith("Request") else "serialization") for m in MODELS],
+        ref_template="#/components/schemas/{model}",
+    )
+    similar_errors = ERRORS
+    plain_errors = {k: v for k, v in ERRORS.items() if k != "404"}
+    paths = {
+        "/recommend": _post("Top-k items for a user", RecommendRequest, RecommendResponse,
+                            plain_errors),
+        "/similar_items": _post("Items similar to an item", SimilarItemsRequest,
+                                SimilarItemsResponse, similar_errors),
+        "/feedback": _post("A user's interaction with an item", FeedbackRequest,
+                           FeedbackResponse, plain_errors),
+        "/admin/reload": _post("Re-read the live pointer", None, AdminResponse, ADMIN_ERRORS,
+                               admin=True),
+        "/admin/promote": _post("Make a registered version live", PromoteRequest, AdminResponse,
+                                ADMIN_ERRORS, admin=True),
+        "/admin/rollback": _post("Make the previous live version live", None, AdminResponse,
+                                 ADMIN_ERRORS, admin=True),
+    }  # fmt: skip
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "nbrec recommender", "version": "1"},
+        "paths": paths,
+        "components": {
+            "schemas": defs["$defs"],
+            "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer"}},
+        },
+    }
