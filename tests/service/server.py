@@ -36,13 +36,18 @@ def service_env(workdir: Path, store_url: str) -> dict[str, str]:
 
 
 @contextmanager
-def running_service(workdir: Path, store_url: str) -> Iterator[str]:
-    """Yield the base URL once /readyz answers 200 (a model must be published first)."""
+def running_service(
+    workdir: Path, store_url: str, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """Yield the base URL once /readyz answers 200 (a model must be published first).
+
+    ``env`` adds to (or overrides) the service's environment.
+    """
     port = free_port()
     log_path = workdir / f"service-{port}.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [NBREC, "serve", "--port", str(port)], env=service_env(workdir, store_url),
+            [NBREC, "serve", "--port", str(port)], env={**service_env(workdir, store_url), **(env or {})},
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
