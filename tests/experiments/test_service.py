@@ -1,13 +1,10 @@
-"""Experiments in the real request path: router + bandit variants, in process and over HTTP."""
+"""Experiments in the real request path: router + bandit variants, in process and over `nbrec serve`."""
 
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -20,14 +17,14 @@ from nbrec.experiments.assignment import ExperimentRouter
 from nbrec.experiments.config import Experiment
 from nbrec.experiments.logs import read_rr_logs
 from nbrec.experiments.online import namespace
-from nbrec.experiments.service import ExperimentService
+from nbrec.experiments.service import BanditVariants
 from nbrec.models import make_model
 from nbrec.serving.logs import RRLogger
 from nbrec.serving.publish import publish
 from nbrec.serving.schemas import FeedbackRequest, RecommendRequest
 from nbrec.serving.service import RecommendationService
 from nbrec.store import open_store
-from tests.service.server import free_port
+from tests.service.server import running_service
 
 BIN = Path(sys.executable).parent
 BANDIT = {
@@ -50,10 +47,10 @@ def test_bandit_variant_in_process(small, tmp_path):
     store = open_store(f"sqlite:///{tmp_path / 'features.db'}")
     publish(model, "v1", store, items=data.items)
     router = ExperimentRouter([Experiment.model_validate(BANDIT)])
-    core = RecommendationService(
-        store, router=router, rr_log=RRLogger(tmp_path / "logs"), refresh_interval=0
-    )
-    service = ExperimentService(core, router, seed=0)
+    service = RecommendationService(
+        store, router=router, rr_log=RRLogger(tmp_path / "logs"), refresh_interval=0,
+        policies=BanditVariants(router, store, seed=0),
+    )  # fmt: skip
     pool = set(store.popular("v1")[0][:20])
     seen = {}
     for user in data.users["user_id"][:200]:
@@ -71,14 +68,15 @@ def test_bandit_variant_in_process(small, tmp_path):
                     :5
                 ]
             )
-        service.feedback(FeedbackRequest(user_id=user, item_id=items[0], event="click",
-                                         request_id=answer["request_id"]))  # fmt: skip
+        fb = service.feedback(FeedbackRequest(user_id=user, item_id=items[0], event="click",
+                                              request_id=answer["request_id"]))  # fmt: skip
+        assert fb.get("rewarded") is (True if answer["variant"] == "thompson" else None)
     bandit_users = [u for u, (v, _, _) in seen.items() if v == "thompson"]
     assert 70 < len(bandit_users) < 130
     counts = store.counters(namespace("bandit-test", "thompson"))
     assert sum(p for p, _ in counts.values()) == 5 * len(bandit_users)
     assert sum(r for _, r in counts.values()) == len(bandit_users)  # control clicks are not rewards
-    core.rr_log.flush()
+    service.rr_log.flush()
     requests, feedback = read_rr_logs(tmp_path / "logs", "bandit-test")
     assert len(requests) == 200 and len(feedback) == 200
     logged = requests.set_index("request_id")
@@ -102,62 +100,79 @@ def test_bandit_variant_in_process(small, tmp_path):
 
 
 @pytest.mark.service
-def test_simulate_and_analyze_over_http(small, tmp_path):
-    """The README walk-through: publish, serve with experiments, `nbrec simulate`, `nbrec experiment analyze`."""
+def test_simulate_and_analyze_over_http(tmp_path, monkeypatch):
+    """The README walk-through on the real `nbrec serve` (BentoML): a Thompson variant learns
+    from `nbrec simulate`'s clicks in the store's counters; `nbrec experiment analyze` reads it."""
     data = generate()  # what `--dataset synthetic` simulates: the default synthetic users
     model = make_model("popularity").fit(data.interactions, data.items, data.users)
     store_url = f"sqlite:///{tmp_path / 'features.db'}"
     store = open_store(store_url)
     publish(model, "v1", store, items=data.items)
-    store.close()
     (tmp_path / "experiments").mkdir()
     (tmp_path / "experiments" / "bandit.yaml").write_text(yaml.safe_dump(BANDIT))
-    env = {**os.environ, "NBREC_STORE_URL": store_url, "NBREC_LOG_DIR": str(tmp_path / "logs"),
-           "NBREC_EXPERIMENTS_DIR": str(tmp_path / "experiments"), "NBREC_VAR_DIR": str(tmp_path / "var"),
-           "NBREC_DATA_DIR": str(tmp_path / "data"), "NBREC_REFRESH_INTERVAL": "0.1"}  # fmt: skip
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [str(BIN / "python"), "-m", "uvicorn", "--factory", "nbrec.experiments.service:create_app",
-         "--port", str(port), "--log-level", "warning"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, server.stdout.read().decode()[-3000:]
-            assert time.monotonic() < deadline, "service not ready in 60 s"
-            time.sleep(0.2)
+    for name, value in {"NBREC_STORE_URL": store_url, "NBREC_LOG_DIR": str(tmp_path / "logs"),
+                        "NBREC_EXPERIMENTS_DIR": str(tmp_path / "experiments"),
+                        "NBREC_VAR_DIR": str(tmp_path / "var"),
+                        "NBREC_DATA_DIR": str(tmp_path / "data")}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)  # the service and the CLI runs below inherit them
+    bandit = namespace("bandit-test", "thompson")
+    with running_service(tmp_path, store_url) as url:
         sim = subprocess.run(
-            [str(BIN / "nbrec"), "simulate", "--url", url, "--users", "300", "--requests", "600", "--k", "5",
-             "--p-match", "0.2"],
-            env=env, capture_output=True, text=True, timeout=300,
+            [str(BIN / "nbrec"), "simulate", "--url", url, "--users", "300", "--requests", "600",
+             "--k", "5", "--p-match", "0.2"],
+            capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         assert sim.returncode == 0, sim.stderr[-3000:]
         summary = json.loads(sim.stdout)
         assert summary["requests"] == 600 and summary["errors"] == 0 and summary["clicks"] > 0
         assert set(summary["by_variant"]) == {"control", "thompson"}
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=20)
+        # The bandit learned in the store: a pull per shown item, a reward per click on it.
+        counts = store.counters(bandit)
+        top = set(store.popular("v1")[0][:20])  # the pool, less what each user already clicked
+        assert sum(p for arm, (p, _) in counts.items() if arm in top) > 0.8 * sum(
+            p for p, _ in counts.values()
+        )
+        assert (
+            sum(p for p, _ in counts.values()) == 5 * summary["by_variant"]["thompson"]["requests"]
+        )
+        rewards = sum(r for _, r in counts.values())
+        assert 0 < rewards < summary["clicks"]  # control's clicks are no rewards
+        router = ExperimentRouter([Experiment.model_validate(BANDIT)])
+        thompson_user = next(
+            u for u in data.users["user_id"] if router.route(u).variant == "thompson"
+        )
+        answer = httpx.post(f"{url}/recommend", json={"user_id": thompson_user, "k": 3}).json()
+        assert answer["variant"] == "thompson"  # the router in the service agrees
+        fb = httpx.post(f"{url}/feedback", json={"user_id": thompson_user, "event": "click",
+                                                 "item_id": answer["items"][0]["item_id"],
+                                                 "request_id": answer["request_id"]})  # fmt: skip
+        assert fb.json()["rewarded"] is True
+        assert sum(r for _, r in store.counters(bandit).values()) == rewards + 1
+        metrics = httpx.get(f"{url}/metrics").text
+        assert (
+            'nbrec_recommendations_total{fallback="none",model_version="v1",variant="thompson"}'
+            in metrics
+        )
+    store.close()
+    lines = [json.loads(line) for f in (tmp_path / "logs").glob("rr-*.jsonl")
+             for line in f.read_text().splitlines()]  # fmt: skip
+    served = [ln for ln in lines if ln["kind"] == "request" and ln["variant"] == "thompson"]
+    assert served and all(ln["policy"] == "thompson" for ln in served)
+    assert all(len(ln["propensities"]) == len(ln["items"]) for ln in served)
+    assert all(0 < p <= 1 for ln in served for p in ln["propensities"])
     report = subprocess.run(
         [str(BIN / "nbrec"), "experiment", "analyze", "bandit-test", "--format", "json"],
-        env=env, capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert report.returncode == 0, report.stderr[-3000:]
     result = json.loads(report.stdout)
     variants = {row["variant"]: row for row in result["metrics"]}
     assert set(variants) == {"control", "thompson"}
-    assert sum(row["requests"] for row in variants.values()) == 600
-    assert sum(row["clicked"] for row in variants.values()) == summary["clicked_requests"]
+    assert sum(row["requests"] for row in variants.values()) == 601
+    assert sum(row["clicked"] for row in variants.values()) == summary["clicked_requests"] + 1
     assert result["verdict"] in {"ship", "don't ship", "keep running: underpowered"}
     assert result["srm"]["p_value"] is not None
-    missing = subprocess.run([str(BIN / "nbrec"), "experiment", "analyze", "nope"], env=env,
+    missing = subprocess.run([str(BIN / "nbrec"), "experiment", "analyze", "nope"],
                              capture_output=True, text=True, timeout=60)  # fmt: skip
     assert missing.returncode == 2 and "no experiment 'nope'" in missing.stderr
     np.testing.assert_array_less(0, [row["latency_p95"] for row in variants.values()])

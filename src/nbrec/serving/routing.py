@@ -1,7 +1,9 @@
-"""The routing seam: which experiment, variant and model version serve a user.
+"""The routing seam: which experiment, variant and model version serve a user, and by what policy.
 
 ``nbrec.experiments.assignment.ExperimentRouter`` implements ``Router`` (its ``Assignment`` has
-the same three fields); ``LiveRouter`` is the default when no experiment runs.
+the same three fields); ``LiveRouter`` is the default when no experiment runs. A variant may be
+answered by an online policy (a bandit) instead of a model's precomputed lists: a
+``PolicyHook`` (``nbrec.experiments.service.BanditVariants``) names that policy for a route.
 """
 
 from __future__ import annotations
@@ -30,3 +32,33 @@ class LiveRouter:
 
     def route(self, user_id: str) -> Route:
         return self.NO_EXPERIMENT
+
+
+class Slate(NamedTuple):
+    """A policy's answer: items, their scores and the probability each was shown (or None)."""
+
+    items: list[str]
+    scores: list[float]
+    propensities: list[float] | None
+
+
+class VariantPolicy(Protocol):
+    """An online policy answering one variant from a candidate pool, learning from feedback.
+
+    The service builds the pool (the served version's most popular items the user may see) and
+    logs the slate; the policy picks from it and counts what it showed and what was rewarded.
+    Both methods may raise ``nbrec.store.StoreError`` (the service then falls back).
+    """
+
+    name: str  # logged as the RR line's ``policy``
+    pool_size: int
+
+    def recommend(self, pool: list[str], k: int) -> Slate: ...
+
+    def feedback(self, item_id: str, event: str) -> bool: ...
+
+
+class PolicyHook(Protocol):
+    """The policy that answers a route, or None for a model-version route (the common case)."""
+
+    def policy(self, route: Route) -> VariantPolicy | None: ...

@@ -19,7 +19,7 @@ from typing import Any
 
 from nbrec.serving.logs import RRLogger
 from nbrec.serving.metrics import ServingMetrics
-from nbrec.serving.routing import LiveRouter, Route, Router
+from nbrec.serving.routing import LiveRouter, PolicyHook, Route, Router, VariantPolicy
 from nbrec.serving.schemas import FeedbackRequest, RecommendRequest, SimilarItemsRequest, as_list
 from nbrec.serving.snapshot import Snapshot, UnknownVersion
 from nbrec.store import FeatureStore, Ranked, StoreError
@@ -56,9 +56,11 @@ class RecommendationService:
         refresh_interval: float = REFRESH_INTERVAL,
         cache_size: int = CACHE_SIZE,
         on_scores: Callable[[str, list], None] | None = None,
+        policies: PolicyHook | None = None,
     ):
         self.store = store
         self.router = router or LiveRouter()
+        self.policies = policies  # bandit variants of experiments (nbrec.experiments.service)
         self.metrics = metrics or ServingMetrics(process=False)
         self.rr_log = rr_log
         self.refresh_interval = refresh_interval
@@ -164,6 +166,45 @@ class RecommendationService:
         user = req.user_id
         route, snap = self._route(user)
         version = snap.version
+        filters = {key: set(as_list(v)) for key, v in req.filters.items()} if req.filters else {}
+        policy = self.policy_for(route)
+        if policy is None:
+            items, scores, fallback = self._model_answer(req, snap, filters)
+            propensities = None
+        else:
+            items, scores, propensities, fallback = self._policy_answer(policy, req, snap, filters)
+        payload = {
+            "request_id": request_id,
+            "model_version": version,
+            "items": [{"item_id": i, "score": s} for i, s in zip(items, scores, strict=True)],
+            "fallback": fallback,
+            "experiment": route.experiment,
+            "variant": route.variant,
+        }
+        self._observe(route, version, fallback, scores)
+        if self.rr_log is not None:
+            base = {"request_id": request_id, "user_id": user, "model_version": version,
+                    "experiment": route.experiment, "variant": route.variant}  # fmt: skip
+            line = {
+                "kind": "request", **base, "k": req.k, "items": items, "scores": scores,
+                "propensities": propensities, "fallback": fallback,
+                "latency_ms": round((time.perf_counter() - start) * 1000, 3), "status": 200,
+                "endpoint": "/recommend",
+            }  # fmt: skip
+            if policy is not None:
+                line["policy"] = policy.name
+            self.rr_log.log(line)
+            if route.experiment is not None:
+                self.rr_log.log(
+                    {"kind": "exposure", **base, "items": items, "propensities": propensities}
+                )
+        return payload
+
+    def _model_answer(
+        self, req: RecommendRequest, snap: Snapshot, filters: dict[str, set[str]]
+    ) -> tuple[list[str], list[float | None], str | None]:
+        """The version's precomputed top-N (or a fallback list), filtered; (items, scores, fallback)."""
+        user, version = req.user_id, snap.version
         fallback = None
         try:
             recs, seen = self._user_recs(version, user)
@@ -179,7 +220,6 @@ class RecommendationService:
             recs = recs or snap.popular
         blocked = set(seen)
         blocked.update(req.exclude)
-        filters = {key: set(as_list(v)) for key, v in req.filters.items()} if req.filters else {}
         items, scores = _pick(recs, req.k, blocked, filters, snap)
         if len(items) < req.k and recs is not snap.popular:
             blocked.update(items)  # top up from the popularity list
@@ -188,27 +228,35 @@ class RecommendationService:
             )
             items += more_items
             scores += more_scores
-        payload = {
-            "request_id": request_id,
-            "model_version": version,
-            "items": [{"item_id": i, "score": s} for i, s in zip(items, scores, strict=True)],
-            "fallback": fallback,
-            "experiment": route.experiment,
-            "variant": route.variant,
-        }
-        self._observe(route, version, fallback, scores)
-        if self.rr_log is not None:
-            base = {"request_id": request_id, "user_id": user, "model_version": version,
-                    "experiment": route.experiment, "variant": route.variant}  # fmt: skip
-            self.rr_log.log({
-                "kind": "request", **base, "k": req.k, "items": items, "scores": scores,
-                "propensities": getattr(route, "propensities", None), "fallback": fallback,
-                "latency_ms": round((time.perf_counter() - start) * 1000, 3), "status": 200,
-                "endpoint": "/recommend",
-            })  # fmt: skip
-            if route.experiment is not None:
-                self.rr_log.log({"kind": "exposure", **base, "items": items})
-        return payload
+        return items, scores, fallback
+
+    def policy_for(self, route: Route) -> VariantPolicy | None:
+        """The online policy answering ``route`` (a bandit variant), None for a model version."""
+        if self.policies is None or route.variant is None:
+            return None
+        return self.policies.policy(route)
+
+    def _policy_answer(
+        self,
+        policy: VariantPolicy,
+        req: RecommendRequest,
+        snap: Snapshot,
+        filters: dict[str, set[str]],
+    ) -> tuple[list[str], list[float | None], list[float] | None, str | None]:
+        """A policy's slate over the version's most popular items the user may see.
+
+        (items, scores, propensities, fallback); when the store (seen items, counters) fails:
+        the popularity list, no propensities, nothing learned.
+        """
+        try:
+            blocked = set(self._store_call("recent_seen", self.store.recent_seen, req.user_id))
+            blocked.update(req.exclude)
+            pool, _ = _pick(snap.popular, policy.pool_size, blocked, filters, snap)
+            slate = policy.recommend(pool, req.k)
+        except StoreError:
+            items, scores = _pick(snap.popular, req.k, set(req.exclude), filters, snap)
+            return items, scores, None, "store_unavailable"
+        return slate.items, list(slate.scores), slate.propensities, None
 
     def _observe(self, route: Route, version: str, fallback: str | None, scores: list) -> None:
         m = self.metrics
@@ -252,7 +300,12 @@ class RecommendationService:
         }
 
     def feedback(self, req: FeedbackRequest) -> dict[str, Any]:
-        """Remember the interaction (the item leaves the user's next answers) and log it."""
+        """Remember the interaction (the item leaves the user's next answers) and log it.
+
+        For a user in a policy variant the event also goes to the policy (a click is a reward
+        in the store's counters, shared by every worker); the answer's ``rewarded`` says
+        whether it counted (the key is there for policy variants only).
+        """
         request_id = req.request_id or new_request_id()
         route = self.router.route(req.user_id)
         version = route.model_version or self.live_version
@@ -261,6 +314,13 @@ class RecommendationService:
             self._store_call("add_seen", self.store.add_seen, req.user_id, req.item_id)
         except StoreError:
             stored = False  # the RR log line below still records the event
+        policy = self.policy_for(route)
+        rewarded = None
+        if policy is not None:
+            try:
+                rewarded = policy.feedback(req.item_id, req.event)
+            except StoreError:
+                rewarded = stored = False
         m = self.metrics
         m.child(m.feedback, req.event, version or "none", route.variant or "none").inc()
         if self.rr_log is not None:
@@ -269,12 +329,15 @@ class RecommendationService:
                 "model_version": version, "experiment": route.experiment, "variant": route.variant,
                 "item_id": req.item_id, "event": req.event, "value": req.value,
             })  # fmt: skip
-        return {
+        answer = {
             "request_id": request_id,
             "model_version": version,
             "accepted": True,
             "stored": stored,
         }
+        if rewarded is not None:
+            answer["rewarded"] = rewarded
+        return answer
 
     def log_error(
         self, endpoint: str, status: int, request_id: str, user_id: Any, error: str
