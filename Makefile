@@ -23,8 +23,11 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 
 install: $(STAMP) ## create .venv and install nbrec with the pinned dependency set
 
-demo: install ## generate the default data, run the notebooks, print the leaderboard
+demo: install ## data, notebooks and leaderboard; then train, gate, publish and serve on :3000 (PORT=)
 	$(BIN)/nbrec demo
+	$(BIN)/nbrec train --dataset synthetic --notebooks ""
+	$(BIN)/nbrec models list
+	$(BIN)/nbrec serve --port $${PORT:-3000}
 
 test: install ## run the test suite (everything but tests marked slow)
 	$(BIN)/pytest
