@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     # Serving (bentos/recommender, nbrec serve)
     log_stdout: bool = False  # RR log lines to stdout instead of files under logs_path
     refresh_interval: float = 0.25  # seconds between checks of the store's live pointer
+    # Seconds a user's recently seen items are reused without a store call; /feedback to this
+    # process drops them at once, so the TTL only bounds staleness across replicas. 0: off.
+    seen_cache_ttl: float = 2.0
     bentoml_metrics: bool = True  # BentoML's own HTTP metrics (its middleware costs ~15% req/s)
     # Reliability and privacy (nbrec.serving.guard, nbrec.serving.logs)
     store_timeout_ms: float = 20.0  # time budget of one feature-store call on the request path
