@@ -2,7 +2,8 @@
 
 ``RecommendationService`` is a plain class (no HTTP): the BentoML service, the tests and the
 benchmarks call it directly. Per request it makes at most one store call (precomputed top-N
-plus the user's recently seen items, one round trip) and a dot product for cold-start users.
+plus the user's recently seen items, one round trip; none for a user whose both are in the
+local cache, ``nbrec.serving.cache``) and a dot product for cold-start users.
 The live pointer is re-read at most every ``refresh_interval`` seconds; a new version's
 snapshot is loaded before it is switched to, so a publish never fails a request.
 """
@@ -13,10 +14,10 @@ import math
 import random
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from nbrec.serving.cache import LocalCache
 from nbrec.serving.logs import RRLogger
 from nbrec.serving.metrics import ServingMetrics
 from nbrec.serving.routing import LiveRouter, PolicyHook, Route, Router, VariantPolicy
@@ -57,6 +58,7 @@ class RecommendationService:
         cache_size: int = CACHE_SIZE,
         on_scores: Callable[[str, list], None] | None = None,
         policies: PolicyHook | None = None,
+        seen_ttl: float = 0.0,
     ):
         self.store = store
         self.router = router or LiveRouter()
@@ -68,7 +70,7 @@ class RecommendationService:
         self.on_scores = on_scores  # e.g. the ops score-shift monitor
         self.live_version: str | None = None
         self._snapshots: dict[str, Snapshot] = {}
-        self._cache: OrderedDict[tuple[str, str], Ranked] = OrderedDict()
+        self._local = LocalCache(cache_size, seen_ttl)  # top-N lists, recently seen items
         self._checked = -math.inf
         self._lock = threading.Lock()
         m, backend = self.metrics, store.backend
@@ -148,17 +150,23 @@ class RecommendationService:
 
     # -- recommend --------------------------------------------------------------------------
     def _user_recs(self, version: str, user_id: str) -> tuple[Ranked | None, list[str]]:
-        key = (version, user_id)
-        cached = self._cache.get(key)
+        """(top-N or None, recently seen): from the local cache, else one store round trip."""
+        local = self._local
+        cached = local.recs(version, user_id)
         if cached is not None:
-            self._cache.move_to_end(key)
-            return cached, self._store_call("recent_seen", self.store.recent_seen, user_id)
+            return cached, self._recent_seen(user_id)
         recs, seen = self._store_call("user_view", self.store.user_view, version, user_id)
         if recs is not None:
-            self._cache[key] = recs
-            if len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
+            local.put_recs(version, user_id, recs)
+        local.put_seen(user_id, seen)
         return recs, seen
+
+    def _recent_seen(self, user_id: str) -> list[str]:
+        seen = self._local.seen(user_id)
+        if seen is None:
+            seen = self._store_call("recent_seen", self.store.recent_seen, user_id)
+            self._local.put_seen(user_id, seen)
+        return seen
 
     def recommend(self, req: RecommendRequest, request_id: str | None = None) -> dict[str, Any]:
         start = time.perf_counter()
@@ -209,7 +217,7 @@ class RecommendationService:
         try:
             recs, seen = self._user_recs(version, user)
         except StoreError:
-            recs, seen = self._cache.get((version, user)), []
+            recs, seen = self._local.recs(version, user), self._local.last_seen(user)
             fallback = "store_unavailable"
         if recs is None:
             if fallback is None:
@@ -249,7 +257,7 @@ class RecommendationService:
         the popularity list, no propensities, nothing learned.
         """
         try:
-            blocked = set(self._store_call("recent_seen", self.store.recent_seen, req.user_id))
+            blocked = set(self._recent_seen(req.user_id))
             blocked.update(req.exclude)
             pool, _ = _pick(snap.popular, policy.pool_size, blocked, filters, snap)
             slate = policy.recommend(pool, req.k)
@@ -314,6 +322,7 @@ class RecommendationService:
             self._store_call("add_seen", self.store.add_seen, req.user_id, req.item_id)
         except StoreError:
             stored = False  # the RR log line below still records the event
+        self._local.forget_seen(req.user_id)  # the item leaves this user's next answer
         policy = self.policy_for(route)
         rewarded = None
         if policy is not None:
