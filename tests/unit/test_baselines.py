@@ -47,3 +47,13 @@ class TestRecency(RecommenderContract):
         model = make_model("recency", half_life_days=7.0).fit(frame)
         top = model.recommend(["nobody"], k=3)[ITEM_COL].tolist()
         assert top.index("new") < top.index("old")
+
+
+def test_tuning_picks_on_validation_and_keeps_parameter_types(tiny_synthetic):
+    from nbrec.data import deduplicate, split
+    from nbrec.evaluation.tuning import tune
+
+    best, trials = tune("recency", split(deduplicate(tiny_synthetic.interactions)), k=10)
+    assert type(best["half_life_days"]) is float
+    assert len(trials) == 5 and trials["ndcg@10"].is_monotonic_decreasing
+    assert best["half_life_days"] == trials["half_life_days"].iloc[0]
