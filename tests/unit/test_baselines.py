@@ -53,7 +53,7 @@ def test_tuning_picks_on_validation_and_keeps_parameter_types(tiny_synthetic):
     from nbrec.data import deduplicate, split
     from nbrec.evaluation.tuning import tune
 
-    best, trials = tune("recency", split(deduplicate(tiny_synthetic.interactions)), k=10)
-    assert type(best["half_life_days"]) is float
-    assert len(trials) == 5 and trials["ndcg@10"].is_monotonic_decreasing
-    assert best["half_life_days"] == trials["half_life_days"].iloc[0]
+    best, trials = tune("item_knn", split(deduplicate(tiny_synthetic.interactions)), k=10)
+    assert type(best["neighbours"]) is int and type(best["shrink"]) is float
+    assert len(trials) == 12 and trials["ndcg@10"].is_monotonic_decreasing
+    assert best["neighbours"] == trials["neighbours"].iloc[0]

@@ -43,17 +43,13 @@ def tune(
         return {}, pd.DataFrame()
     tuning = split.tuning()
     target = f"{metric}@{k}"
-    rows = []
-    for params in tqdm(
-        candidates(space, max_trials), desc=f"tune {model_name}", disable=not progress
-    ):
+    tried = candidates(space, max_trials)
+    scores = []
+    for params in tqdm(tried, desc=f"tune {model_name}", disable=not progress):
         model = make_model(model_name, **params).fit(tuning.train, items, users)
         recs = model.recommend(tuning.test[USER_COL].unique(), k=k)
-        rows.append({**params, target: accuracy(recs, tuning.test, k)[target]})
-    trials = pd.DataFrame(rows).sort_values(target, ascending=False, kind="stable")
-    best = {key: _plain(trials.iloc[0][key]) for key in space}
-    return best, trials.reset_index(drop=True)
-
-
-def _plain(value):
-    return value.item() if isinstance(value, np.generic) else value
+        scores.append(accuracy(recs, tuning.test, k)[target])
+    # The best candidate's own dict, so parameter types survive (a frame row would make ints floats).
+    best = tried[int(np.argmax(scores))]
+    trials = pd.DataFrame([{**p, target: s} for p, s in zip(tried, scores, strict=True)])
+    return best, trials.sort_values(target, ascending=False, kind="stable").reset_index(drop=True)

@@ -166,8 +166,7 @@ class BanditRecommender(Recommender):
     search_space: ClassVar[dict[str, list]] = {"pool_size": [50, 100, 200]}
 
     def __init__(self, pool_size: int = 100, rounds: int = 20_000, seed: int = DEFAULT_SEED):
-        # int(): tuning may hand whole numbers back as floats (a row of a float frame)
-        self.pool_size, self.rounds, self.seed = int(pool_size), int(rounds), int(seed)
+        self.pool_size, self.rounds, self.seed = pool_size, rounds, seed
 
     def make_policy(self) -> Policy:
         raise NotImplementedError

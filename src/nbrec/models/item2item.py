@@ -152,8 +152,7 @@ class ItemKNN(ItemToItem):
     search_space = {"neighbours": [50, 100, 200, 400], "shrink": [0.0, 10.0, 50.0]}
 
     def __init__(self, neighbours: int = 200, shrink: float = 10.0, alpha: float = 0.5):
-        # int(): tuning may hand whole numbers back as floats (a row of a float frame)
-        self.neighbours, self.shrink, self.alpha = int(neighbours), shrink, alpha
+        self.neighbours, self.shrink, self.alpha = neighbours, shrink, alpha
 
     def _fit(self, data: TrainingData) -> None:
         self.history_ = binary(data.matrix)
