@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -32,14 +33,12 @@ def load_file(path: str | Path, mapping: dict[str, str] | None = None) -> Datase
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     try:
-        if path.suffix in {".parquet", ".pq"}:
-            frame = pd.read_parquet(path)
-        else:
-            frame = pd.read_csv(path, sep=None if path.suffix in {".tsv", ".txt"} else ",",
-                                engine="python" if path.suffix in {".tsv", ".txt"} else "c")  # fmt: skip
+        frame = pd.read_parquet(path) if path.suffix in {".parquet", ".pq"} else _read_text(path)
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"{path}: the file is empty") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
+    except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
+        raise DataError(f"{path}: malformed rows (more fields than the header?): {exc}") from exc
+    except (UnicodeDecodeError, OSError, ValueError) as exc:
         raise DataError(f"{path}: cannot be parsed as {path.suffix or 'CSV'}: {exc}") from exc
     if mapping:
         absent = [c for c in mapping if c not in frame.columns]
@@ -49,3 +48,14 @@ def load_file(path: str | Path, mapping: dict[str, str] | None = None) -> Datase
             )
         frame = frame.rename(columns=mapping)
     return Dataset(path.stem, coerce_interactions(frame, str(path)))
+
+
+def _read_text(path: Path) -> pd.DataFrame:
+    """CSV (or sniffed TSV). A row with more fields than the header is an error, never an index."""
+    sniff = path.suffix in {".tsv", ".txt"}
+    with warnings.catch_warnings():
+        # pandas warns and silently drops the extra fields with index_col=False: refuse instead.
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        return pd.read_csv(
+            path, sep=None if sniff else ",", engine="python" if sniff else "c", index_col=False
+        )

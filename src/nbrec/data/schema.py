@@ -78,6 +78,7 @@ def coerce_interactions(df: pd.DataFrame, source: str) -> pd.DataFrame:
     """
     if df is None or len(df) == 0:
         raise DataError(f"{source}: no interactions (the file or frame is empty)")
+    df = df.reset_index(drop=True)  # every column below is aligned by position
     missing = [c for c in (USER_COL, ITEM_COL) if c not in df.columns]
     if missing:
         raise DataError(
