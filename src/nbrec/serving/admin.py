@@ -78,10 +78,8 @@ def admin_routes(app: ServingApp) -> list[Route]:
         return {"reloaded": True}  # ``guarded`` re-reads the live pointer for every action
 
     async def promote(request: Request, service) -> dict:
-        from nbrec.pipeline.lifecycle import promote as do_promote
-
         req = PromoteRequest.model_validate_json(await request.body() or b"{}")
-        return {"promoted": await run_in_threadpool(do_promote, req.version, service.store)}
+        return {"promoted": await run_in_threadpool(_promote, req.version, service.store)}
 
     async def rollback(request: Request, service) -> dict:
         from nbrec.pipeline.lifecycle import rollback as do_rollback
@@ -98,3 +96,15 @@ def admin_routes(app: ServingApp) -> list[Route]:
         Route(path, endpoint(action), methods=["POST"])
         for path, action in zip(ADMIN_PATHS, (reload, promote, rollback), strict=True)
     ]
+
+
+def _promote(version: str, store) -> str:
+    """Promote a version known locally (store or registry); BentoML is never asked to look
+    further (an unknown tag can make it search remote model repositories)."""
+    from nbrec import registry
+    from nbrec.pipeline.lifecycle import promote
+
+    known = set(store.list_versions()) | {v.version for v in registry.list_versions()}
+    if version not in known:
+        raise KeyError(f"unknown model version {version!r}; known: {sorted(known)[:20]}")
+    return promote(version, store)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
+from pydantic_core import PydanticCustomError
 
 from nbrec.constants import DEFAULT_K
 
@@ -15,18 +23,45 @@ MAX_FEATURES = 64
 MAX_BODY_BYTES = 16_384
 
 
+MAX_INT_ID = 2**63 - 1
+ID_PATTERN = r"^[^\x00-\x1f]+$"
+
+
 def _id(value: object) -> object:
-    # Integer ids are common (MovieLens); accept them and serve them as strings.
-    if isinstance(value, int) and not isinstance(value, bool):
+    # Integer ids are common (MovieLens); accept 64-bit ones and serve them as strings.
+    # JSON has no integer type: 42.0 is the integer 42 (as JSON Schema says), 42.5 is refused.
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_INT_ID:
         return str(value)
     return value
 
 
 Id = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[^\x00-\x1f]+$"),
+    StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN),
     BeforeValidator(_id),
-]
+    # The OpenAPI document (nbrec.serving.openapi) says what is accepted: strings or integers.
+    WithJsonSchema(
+        {"anyOf": [
+            {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH, "pattern": ID_PATTERN},
+            {"type": "integer", "minimum": -MAX_INT_ID, "maximum": MAX_INT_ID},
+        ]},
+        mode="validation",
+    ),
+]  # fmt: skip
+
+
+def _json_number(kind: str):
+    def check(value: object) -> object:
+        # pydantic's lax mode would take true as 1 and "5" as 5; JSON numbers only.
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise PydanticCustomError(f"{kind}_type", f"Input should be a valid {kind}")
+        return value
+
+    return BeforeValidator(check)
+
+
 Text = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
 Values = Annotated[list[Text], Field(min_length=1, max_length=MAX_LIST)] | Text
 
@@ -38,7 +73,7 @@ class _Body(BaseModel):
 
 class RecommendRequest(_Body):
     user_id: Id
-    k: int = Field(DEFAULT_K, ge=1, le=MAX_K)
+    k: Annotated[int, _json_number("integer")] = Field(DEFAULT_K, ge=1, le=MAX_K)
     exclude: list[Id] = Field(default_factory=list, max_length=MAX_LIST)
     filters: dict[Text, Values] = Field(default_factory=dict, max_length=16)
     user_features: dict[Text, Values] | None = Field(None, max_length=MAX_FEATURES)
@@ -46,14 +81,14 @@ class RecommendRequest(_Body):
 
 class SimilarItemsRequest(_Body):
     item_id: Id
-    k: int = Field(DEFAULT_K, ge=1, le=MAX_K)
+    k: Annotated[int, _json_number("integer")] = Field(DEFAULT_K, ge=1, le=MAX_K)
 
 
 class FeedbackRequest(_Body):
     user_id: Id
     item_id: Id
     event: Literal["click", "view", "purchase", "rating"]
-    value: float | None = Field(None, allow_inf_nan=False)
+    value: Annotated[float, _json_number("number")] | None = Field(None, allow_inf_nan=False)
     request_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
 
 
