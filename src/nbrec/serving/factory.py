@@ -3,6 +3,7 @@ experiments (variant routing, bandit variants)."""
 
 from __future__ import annotations
 
+from nbrec.serving.guard import GuardedStore
 from nbrec.serving.logs import RRLogger
 from nbrec.serving.metrics import ServingMetrics
 from nbrec.serving.service import RecommendationService, Router
@@ -22,7 +23,12 @@ def build_service(
     from nbrec.monitoring import register_collectors  # pipeline/data health, score shift (ops)
 
     settings = settings or get_settings()
-    store = open_store(settings.store_url)
+    # Request-path store calls get a time budget, and a failing store is skipped for a while
+    # (answers come from the in-process copy) instead of costing every request its timeout.
+    store = GuardedStore(
+        open_store(settings.store_url, request_timeout=settings.store_timeout_ms / 1000),
+        retry_after=settings.store_retry_after,
+    )
     hooks = experiment_hooks(settings, store)
     policies = None
     if hooks is not None:
