@@ -141,18 +141,11 @@ class RecommendationService:
             return route, live  # a pinned variant's version vanished: serve live
 
     def ready(self) -> tuple[bool, str]:
-        """(ready, reason): a live model is loaded (the store answers, or answered before).
-
-        With a live snapshot in memory the service still answers while the store is down
-        (``fallback: "store_unavailable"``), so it stays ready and says so in the reason.
-        """
-        reachable = self.store.ping()
-        if (self.refresh() if reachable else self.live_version) is None:
-            if not reachable:
-                return False, f"feature store {self.store!r} is unreachable"
+        """(ready, reason): the store answers and a live model is loaded."""
+        if not self.store.ping():
+            return False, f"feature store {self.store!r} is unreachable"
+        if self.refresh() is None:
             return False, NO_MODEL
-        if not reachable:
-            return True, f"serving {self.live_version} from memory: feature store unreachable"
         return True, f"serving {self.live_version}"
 
     # -- recommend --------------------------------------------------------------------------
