@@ -151,6 +151,7 @@ class RRLogger:
             self._idle.clear()
             if handler is None and self._pending and time.monotonic() >= retry_at:
                 handler = self._open()
+                retry_at = time.monotonic() + REOPEN_AFTER
             if handler is not None and self._pending:
                 try:
                     self._write_pending(handler)
@@ -158,9 +159,13 @@ class RRLogger:
                     logger.warning("RR log write failed (%s); lines dropped and counted", exc)
                     _close_quietly(handler)
                     handler, retry_at = None, time.monotonic() + REOPEN_AFTER
-            elif stopping and self._pending:
-                self._drop(len(self._pending))  # shutting down with no usable file
-                self._pending.clear()
+            elif self._pending:
+                # No usable file: count the lines now (the drop counter is what alerts)
+                # rather than hold them until the queue overflows.
+                n = len(self._pending)
+                for _ in range(n):
+                    self._pending.popleft()
+                self._drop(n)
             self._idle.set()
             if stopping:
                 break
