@@ -58,6 +58,9 @@ serve: install ## the BentoML recommendation service on localhost:3000 (PORT=; p
 bench-serving: install ## load-test bare Starlette, bare BentoML and nbrec (SQLite, Redis) with wrk
 	$(PY) benchmarks/serving/bench_serving.py
 
+bench-load: install ## the service at 80% of its peak for 60 s: errors, p99, memory (benchmarks/load)
+	$(PY) benchmarks/load/run_load.py
+
 observe: install ## Prometheus + Alertmanager scraping the service on localhost:3000 (SERVICE=host:port)
 	PY=$(PY) deploy/observe.sh
 
