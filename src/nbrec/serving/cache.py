@@ -13,13 +13,17 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import suppress
 
 from nbrec.store import Ranked
 
 
 class LocalCache:
-    """Bounded LRU of top-N lists and TTL'd recently-seen lists (not thread-safe by design:
-    the request path runs on the event loop; a lost update only costs a store call)."""
+    """Bounded LRU of top-N lists and TTL'd recently-seen lists.
+
+    No lock: the request path runs on the event loop. Calls from other threads are safe (a
+    key that vanished in between is ignored), a lost update only costs a store call.
+    """
 
     def __init__(
         self, size: int, seen_ttl: float = 0.0, clock: Callable[[], float] = time.monotonic
@@ -34,13 +38,15 @@ class LocalCache:
         key = (version, user_id)
         found = self._recs.get(key)
         if found is not None:
-            self._recs.move_to_end(key)
+            with suppress(KeyError):
+                self._recs.move_to_end(key)
         return found
 
     def put_recs(self, version: str, user_id: str, recs: Ranked) -> None:
         self._recs[(version, user_id)] = recs
         if len(self._recs) > self.size:
-            self._recs.popitem(last=False)
+            with suppress(KeyError):
+                self._recs.popitem(last=False)
 
     def seen(self, user_id: str) -> list[str] | None:
         """The user's recently seen items if copied less than ``seen_ttl`` ago, else None."""
@@ -57,10 +63,11 @@ class LocalCache:
     def put_seen(self, user_id: str, seen: list[str]) -> None:
         if self.seen_ttl <= 0:
             return
+        self._seen.pop(user_id, None)  # re-inserted at the end: the newest copy
         self._seen[user_id] = (self.clock() + self.seen_ttl, seen)
-        self._seen.move_to_end(user_id)
         if len(self._seen) > self.size:
-            self._seen.popitem(last=False)
+            with suppress(KeyError):
+                self._seen.popitem(last=False)
 
     def forget_seen(self, user_id: str) -> None:
         """The user just interacted with something: re-read their seen items next time."""
