@@ -6,28 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from nbrec.data.synthetic import generate
-from nbrec.models import make_model
 from nbrec.serving.publish import publish
 from nbrec.store import open_store
+from tests.service import conftest as service_fixtures
 from tests.service.server import running_service
 
 ADMIN_TOKEN = "s3cret-admin-token-for-tests"
-
-
-@pytest.fixture(scope="session")
-def small_data():
-    return generate(users=300, items=120, interactions=6_000, seed=7)
-
-
-@pytest.fixture(scope="session")
-def popularity(small_data):
-    return make_model("popularity").fit(small_data.interactions, small_data.items, small_data.users)
-
-
-@pytest.fixture(scope="session")
-def item_knn(small_data):
-    return make_model("item_knn").fit(small_data.interactions, small_data.items, small_data.users)
+# The serving tests' fitted models, shared (same data, same parameters).
+small_data = service_fixtures.small_data
+item_knn = service_fixtures.item_knn
+popularity = service_fixtures.popularity
+lightfm = service_fixtures.lightfm
 
 
 def sqlite_url(workdir: Path) -> str:

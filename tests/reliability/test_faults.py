@@ -25,7 +25,7 @@ from tests.conftest import ROOT
 from tests.reliability.conftest import ADMIN_TOKEN, publish_to, sqlite_url
 from tests.reliability.load import Load
 from tests.service.server import free_port, running_service
-from tests.store.redis_server import require_binary
+from tests.store.redis_server import require_binary, wait_ready
 
 REDIS_PASSWORD = "r3dis-pa55word-for-tests"
 
@@ -39,15 +39,7 @@ def redis_process(workdir: Path, port: int, password: str | None = None):
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     client = redis.Redis(port=port, password=password)
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"redis-server did not start on port {port}") from None
-                time.sleep(0.05)
+        wait_ready(proc, client, port)
         yield proc
     finally:
         client.close()

@@ -161,12 +161,3 @@ def _json_or_float32(name: str, value) -> None:
     except orjson.JSONDecodeError:
         # Plain strings: version names, item ids (the live pointer, seen lists).
         assert re.fullmatch(rb"[\w.:-]+", raw), (name, raw[:80])
-
-
-@pytest.fixture(scope="session")
-def lightfm(small_data):
-    from nbrec.models import make_model
-
-    pytest.importorskip("nbrec.models.lightfm_model")
-    model = make_model("lightfm", no_components=8, max_epochs=3, num_threads=1)
-    return model.fit(small_data.interactions, small_data.items, small_data.users)

@@ -47,17 +47,22 @@ def redis_server(workdir: Path) -> Iterator[str]:
     url = f"redis://127.0.0.1:{port}/0"
     client = redis.Redis.from_url(url)
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"redis-server did not start on port {port}") from None
-                time.sleep(0.05)
+        wait_ready(proc, client, port)
         yield url
     finally:
         client.close()
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def wait_ready(proc: subprocess.Popen, client: redis.Redis, port: int) -> None:
+    """Return once ``client`` gets an answer from the redis-server ``proc`` (10 s at most)."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            return
+        except redis.ConnectionError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server did not start on port {port}") from None
+            time.sleep(0.05)
