@@ -95,3 +95,27 @@ def test_admin_endpoints_refuse_without_the_token_and_survive_bad_bodies(api_sch
 def test_api_thousands_of_cases(api_schema):
     statuses = fuzz(api_schema, API, 2_000)
     assert sum(statuses.values()) >= 3 * 2_000
+
+
+def test_duplicate_feedback_is_accepted_and_logged_each_time(sqlite_service):
+    """The same event sent three times: three 200s, three RR log lines, the item seen once."""
+    import json
+    import time
+
+    import httpx
+
+    base, workdir, _ = sqlite_service
+    event = {"user_id": "dup-user", "item_id": "i007", "event": "click", "request_id": "dup-req"}
+    answers = [httpx.post(f"{base}/feedback", json=event, timeout=5) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert all(a.json()["stored"] for a in answers)
+    again = httpx.post(f"{base}/recommend", json={"user_id": "dup-user", "k": 100}).json()
+    assert "i007" not in [i["item_id"] for i in again["items"]]  # seen: never recommended
+    lines: list[dict] = []
+    for _ in range(40):  # the RR log writer runs every 50 ms
+        files = (workdir / "var" / "logs").glob("rr-*.jsonl")
+        lines = [json.loads(x) for f in files for x in f.read_text().splitlines()]
+        if sum(x.get("request_id") == "dup-req" for x in lines) == 3:
+            break
+        time.sleep(0.1)
+    assert sum(x.get("request_id") == "dup-req" and x["kind"] == "feedback" for x in lines) == 3
