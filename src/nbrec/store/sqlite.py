@@ -64,14 +64,29 @@ class SQLiteStore:
         if conn is None:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.executescript(SCHEMA)
+                conn = self._connect()
             except (sqlite3.Error, OSError) as exc:
                 raise StoreError(f"cannot open SQLite store {self.path}: {exc}") from exc
             self._local.conn = conn
         return conn
+
+    def _connect(self, timeout: float = 5.0) -> sqlite3.Connection:
+        """Open and set up a connection. Switching a new file to WAL needs an exclusive lock
+        that SQLite does not wait for, so two processes opening a new store at once retry."""
+        deadline = time.monotonic() + timeout
+        while True:
+            conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+            try:
+                if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.executescript(SCHEMA)
+                return conn
+            except sqlite3.OperationalError as exc:
+                conn.close()
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def _query(self, sql: str, args: tuple = ()) -> list[tuple]:
         try:
