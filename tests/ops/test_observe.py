@@ -34,7 +34,7 @@ def test_observe_starts_prometheus_and_alertmanager_and_stops_them(tmp_path):
             try:
                 answer = httpx.get(f"{prom}/api/v1/alertmanagers", timeout=2).json()
                 managers = answer["data"]["activeAlertmanagers"]
-            except httpx.HTTPError:
+            except (httpx.HTTPError, ValueError):  # not up yet: refused, or a plain-text 503
                 continue
         assert [m["url"] for m in managers] == [f"http://localhost:{am_port}/api/v2/alerts"]
         assert httpx.get(f"http://127.0.0.1:{am_port}/-/ready", timeout=2).status_code == 200
