@@ -144,7 +144,9 @@ def test_fetch_over_http_refuses_a_bad_download(tmp_path):
 
     def opener(url, timeout):
         requested.append(url)
-        return urllib.request.urlopen(f"http://127.0.0.1:{server.server_port}/ml-100k.zip", timeout=timeout)
+        return urllib.request.urlopen(
+            f"http://127.0.0.1:{server.server_port}/ml-100k.zip", timeout=timeout
+        )
 
     try:
         with pytest.raises(DataError, match="refusing"):

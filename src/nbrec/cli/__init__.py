@@ -9,7 +9,9 @@ import typer
 
 from nbrec.cli import data, evaluation, experiment, models, notebooks, serve, simulate, train
 
-app = typer.Typer(help="nbrec: recommender system from notebooks to production.", no_args_is_help=True)
+app = typer.Typer(
+    help="nbrec: recommender system from notebooks to production.", no_args_is_help=True
+)
 app.add_typer(data.app, name="data")
 app.add_typer(notebooks.app, name="notebooks")
 app.command("leaderboard")(evaluation.leaderboard)
