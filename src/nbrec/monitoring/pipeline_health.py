@@ -1,9 +1,10 @@
 """Pipeline and data health as Prometheus metrics, read from the pipeline status file.
 
-The pipeline writes ``var/status/pipeline.json`` atomically after every run (see the agreed
-schema in the README). The service registers :class:`PipelineStatusCollector`, which re-reads
-that small file on every scrape, so the numbers are never older than the file and survive
-service restarts (the counters live in the file, not in process memory).
+The pipeline writes ``var/status/pipeline.json`` atomically after every run
+(``nbrec.pipeline.status`` owns its path, schema and run statuses). The service registers
+:class:`PipelineStatusCollector`, which re-reads that small file on every scrape, so the numbers
+are never older than the file and survive service restarts (the counters live in the file, not
+in process memory).
 """
 
 from __future__ import annotations
@@ -17,16 +18,9 @@ from pathlib import Path
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from nbrec.settings import get_settings
+from nbrec.pipeline.status import STATUSES, status_path
 
 log = logging.getLogger(__name__)
-
-RUN_STATUSES = ("completed", "rejected", "failed")
-
-
-def default_status_path() -> Path:
-    """``<var_dir>/status/pipeline.json``: where the pipeline writes its status."""
-    return get_settings().var_dir / "status" / "pipeline.json"
 
 
 def parse_time(value: str | None) -> float | None:
@@ -59,7 +53,7 @@ class PipelineStatusCollector(Collector):
     @property
     def path(self) -> Path:
         # Resolved lazily so NBREC_VAR_DIR set after registration is still honoured.
-        return self._path if self._path is not None else default_status_path()
+        return self._path if self._path is not None else status_path()
 
     def describe(self) -> list[Metric]:
         # Describing without reading keeps registration free of file I/O.
@@ -96,7 +90,7 @@ class PipelineStatusCollector(Collector):
             labels=["status"],
         )
         counts = status.get("runs") or {}
-        for name in sorted(set(RUN_STATUSES) | set(counts)):
+        for name in sorted(set(STATUSES) | set(counts)):
             runs.add_metric([name], float(counts.get(name, 0)))
         yield runs
 
