@@ -72,15 +72,15 @@ def verify(folder: Path, expected: dict[str, str]) -> None:
         )
 
 
-def exists(version: str) -> bool:
+def _find(version: str, store=None):
+    """The BentoML model of ``version`` in ``store`` (default: ``model_store()``), or None."""
     import bentoml
     from bentoml.exceptions import NotFound
 
     try:
-        bentoml.models.get(f"{MODEL_NAME}:{version}", _model_store=model_store())
+        return bentoml.models.get(f"{MODEL_NAME}:{version}", _model_store=store or model_store())
     except NotFound:
-        return False
-    return True
+        return None
 
 
 def register(model: Recommender, version: str, metadata: dict) -> tuple[ModelVersion, bool]:
@@ -88,8 +88,9 @@ def register(model: Recommender, version: str, metadata: dict) -> tuple[ModelVer
     import bentoml
 
     store = model_store()
-    if exists(version):
-        return get_version(version), False
+    found = _find(version, store)
+    if found is not None:
+        return _as_version(found), False
     clean = _drop_nulls(json.loads(json.dumps(metadata, default=str)))
     with bentoml.models.create(
         f"{MODEL_NAME}:{version}", labels={"model": model.name}, metadata=clean, _model_store=store
@@ -97,7 +98,8 @@ def register(model: Recommender, version: str, metadata: dict) -> tuple[ModelVer
         folder = Path(bento_model.path_of(ARTIFACT_DIR))
         model.save(folder)
         bento_model.info.metadata["manifest"] = manifest(folder)
-    return get_version(version), True
+    # Read back from the store: the model object above points at its temporary build folder.
+    return _as_version(_find(version, store)), True
 
 
 def _drop_nulls(value):
@@ -120,16 +122,11 @@ def _as_version(bento_model) -> ModelVersion:
 
 
 def get_version(version: str) -> ModelVersion:
-    import bentoml
-    from bentoml.exceptions import NotFound
-
-    try:
-        return _as_version(
-            bentoml.models.get(f"{MODEL_NAME}:{version}", _model_store=model_store())
-        )
-    except NotFound:
+    found = _find(version)
+    if found is None:
         known = [v.version for v in list_versions()]
-        raise KeyError(f"no registered model version {version!r}; registered: {known}") from None
+        raise KeyError(f"no registered model version {version!r}; registered: {known}")
+    return _as_version(found)
 
 
 def list_versions() -> list[ModelVersion]:
