@@ -1,8 +1,9 @@
-"""Serve the scheduled deployments: daily retraining, hourly monitoring (and the ops report).
+"""Serve the scheduled deployments: daily retraining, hourly monitoring, the hourly product report.
 
 ``python flows/serve.py`` (``make schedule``) runs them until interrupted, on the Prefect server
-at ``PREFECT_API_URL`` or on a local one it starts (the ephemeral server has no scheduler). Schedules are Prefect cron schedules, overridden with
-``--train-cron`` / ``--monitor-cron``.
+at ``PREFECT_API_URL`` or on a local one it starts (the ephemeral server has no scheduler).
+Schedules are Prefect cron schedules, overridden with ``--train-cron`` / ``--monitor-cron``
+(the report follows the monitoring's).
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import argparse
 import signal
 import sys
 
-from prefect import Flow, serve
+from prefect import serve
 
-from nbrec.pipeline.flows import FLOWS_DIR, load_flow_module
+from nbrec.pipeline.flows import load_flow_module
 from nbrec.pipeline.prefect_server import local_server
 
 TRAIN_CRON = "0 3 * * *"  # daily, 03:00 UTC
@@ -26,20 +27,15 @@ def deployments(
     """The deployments with their schedules (building them contacts no server)."""
     training = load_flow_module("training").training
     monitoring = load_flow_module("monitoring").monitoring
-    found = [
+    report = load_flow_module("report").performance_report
+    return [
         training.to_deployment(
             name="daily-retraining", cron=train_cron, parameters={"dataset": dataset}
         ),
         monitoring.to_deployment(name="hourly-monitoring", cron=monitor_cron),
+        # The product dashboard is refreshed with the monitoring.
+        report.to_deployment(name="hourly-report", cron=monitor_cron),
     ]
-    # The ops engineer's report flow, when it is there: refreshed with the monitoring.
-    if (FLOWS_DIR / "report.py").is_file():
-        report = load_flow_module("report")
-        for value in vars(report).values():
-            if isinstance(value, Flow):
-                found.append(value.to_deployment(name="hourly-report", cron=monitor_cron))
-                break
-    return found
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -16,6 +16,8 @@ def test_deployments_have_cron_schedules(prefect_harness):
     assert [s.schedule.cron for s in found["daily-retraining"].schedules] == ["0 4 * * *"]
     assert [s.schedule.cron for s in found["hourly-monitoring"].schedules] == [serve.MONITOR_CRON]
     assert found["daily-retraining"].parameters == {"dataset": "synthetic"}
+    assert found["hourly-report"].flow_name == "performance-report"
+    assert [s.schedule.cron for s in found["hourly-report"].schedules] == [serve.MONITOR_CRON]
 
 
 def test_monitoring_flow_validates_the_live_recommendations(prefect_harness):
