@@ -60,7 +60,8 @@ def promote(version: str, store: FeatureStore | None = None) -> str:
 def rollback(store: FeatureStore | None = None) -> str:
     """Make the previously live version live again; returns it."""
     store = store or open_store()
-    history = [v for v in store.live_history() if v in store.list_versions()]
+    published = set(store.list_versions())
+    history = [v for v in store.live_history() if v in published]
     if not history:
         raise ValueError("nothing to roll back to: no previous live version in the feature store")
     store.set_live(history[0])
