@@ -167,12 +167,10 @@ def coverage_novelty(
     a pandas frame. Popularity p(i) = share of users with feedback on i (1 user if none).
     """
     if not catalog_size:  # every item the logs mention stands in for the catalogue
-        catalog_size = con.sql("""
+        ((catalog_size,),) = con.sql("""
             SELECT count(DISTINCT item_id) FROM (
                 SELECT unnest(items) AS item_id FROM requests
-                UNION ALL SELECT item_id FROM feedback WHERE item_id IS NOT NULL)""").fetchall()[0][
-            0
-        ]
+                UNION ALL SELECT item_id FROM feedback WHERE item_id IS NOT NULL)""").fetchall()
     return con.sql(f"""
         WITH fb AS (SELECT DISTINCT user_id, item_id FROM feedback WHERE item_id IS NOT NULL),
         total AS (SELECT greatest(count(DISTINCT user_id), 1) AS users FROM fb),
