@@ -120,3 +120,13 @@ def test_a_csv_file_is_snapshotted_raw_so_validation_sees_null_ids(tmp_path, tin
     report = validate(interactions_frame(snap.interactions), "interactions", interactions_parameters(),
                       out_dir=tmp_path / "v")  # fmt: skip
     assert report.failed == ["user_id not null"]
+
+
+def test_a_flow_file_that_fails_to_import_is_not_cached(tmp_path, monkeypatch):
+    from nbrec.pipeline import flows
+
+    (tmp_path / "broken.py").write_text("VALUE = 1\nraise RuntimeError('boom')\n")
+    monkeypatch.setattr(flows, "FLOWS_DIR", tmp_path)
+    for _ in range(2):  # the second call runs the file again instead of returning half a module
+        with pytest.raises(RuntimeError, match="boom"):
+            flows.load_flow_module("broken")

@@ -23,7 +23,13 @@ def load_flow_module(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        # As importlib does: a file that failed to run is not left behind, half-initialised,
+        # for the next call to return.
+        del sys.modules[module_name]
+        raise
     # Workers in other processes (Dask) cannot import ``nbrec_flows``: ship its tasks by value.
     import cloudpickle
 
