@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -64,6 +66,28 @@ def test_status_file_counts_runs_atomically(tmp_path):
     assert list(path.parent.iterdir()) == [path]  # no temporary files left behind
     with pytest.raises(ValueError, match="run status"):
         status.record_run("run-3", "exploded", started, path=path)
+
+
+def _record_runs(path: str, barrier, runs: int) -> None:
+    barrier.wait()  # every writer starts together, so their updates interleave
+    for i in range(runs):
+        status.record_run(f"run-{i}", "completed", status.now_iso(), path=Path(path))
+
+
+def test_status_updates_from_concurrent_processes_are_not_lost(tmp_path):
+    # The hourly monitoring and the daily training write the file from separate processes.
+    context = multiprocessing.get_context("spawn")
+    path, barrier = tmp_path / "status" / "pipeline.json", context.Barrier(4)
+    writers = [
+        context.Process(target=_record_runs, args=(str(path), barrier, 100)) for _ in range(4)
+    ]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(timeout=120)
+    assert [w.exitcode for w in writers] == [0, 0, 0, 0]
+    assert json.loads(path.read_text())["runs"]["completed"] == 400
+    assert list(path.parent.iterdir()) == [path]
 
 
 def test_registry_refuses_tampered_artifacts(pipeline_home):

@@ -2,14 +2,19 @@
 
 ``{"last_run": {...}, "last_success_at": iso|null, "runs": {"completed": n, "rejected": n,
 "failed": n}, "validation": {"<suite>": {"success", "failed_expectations", "report", "at"}}}``,
-written atomically (temporary file + rename) so a reader never sees half a file.
+written atomically (temporary file + rename) so a reader never sees half a file. Updates
+(read, change, write) hold an exclusive lock on the status folder: the hourly monitoring and the
+daily training run in separate processes and would otherwise lose each other's changes.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -43,17 +48,39 @@ def write_status(status: dict, path: Path | None = None) -> Path:
     path = path or status_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".pipeline-", suffix=".json")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(status, handle, indent=2)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(status, handle, indent=2)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
     return path
+
+
+@contextlib.contextmanager
+def updating(path: Path | None = None) -> Iterator[dict]:
+    """Yield the current status to change in place; written back when the block ends.
+
+    The lock is ``flock`` on the folder itself, so no lock file appears beside the status file.
+    """
+    path = path or status_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        status = read_status(path)
+        yield status
+        write_status(status, path)
+    finally:
+        os.close(folder)  # releases the lock
 
 
 def record_validation(reports: dict[str, dict], path: Path | None = None) -> dict:
     """Merge ``{suite: report.status()}`` into the status file."""
-    status = read_status(path)
-    status["validation"].update(reports)
-    write_status(status, path)
+    with updating(path) as status:
+        status["validation"].update(reports)
     return status
 
 
@@ -64,12 +91,11 @@ def record_run(
     """Record the end of a run: last_run, the per-status counter, last_success_at."""
     if status not in STATUSES:
         raise ValueError(f"run status must be one of {STATUSES}, got {status!r}")
-    current = read_status(path)
-    finished = now_iso()
-    current["last_run"] = {"flow_run": flow_run, "status": status, "started_at": started_at,
-                           "finished_at": finished, "version": version, "reason": reason}  # fmt: skip
-    current["runs"][status] = current["runs"].get(status, 0) + 1
-    if status == "completed":
-        current["last_success_at"] = finished
-    write_status(current, path)
+    with updating(path) as current:
+        finished = now_iso()
+        current["last_run"] = {"flow_run": flow_run, "status": status, "started_at": started_at,
+                               "finished_at": finished, "version": version, "reason": reason}  # fmt: skip
+        current["runs"][status] = current["runs"].get(status, 0) + 1
+        if status == "completed":
+            current["last_success_at"] = finished
     return current
