@@ -15,8 +15,7 @@ from nbrec.constants import DEFAULT_K, DEFAULT_SEED, USER_COL
 from nbrec.data.schema import Dataset, deduplicate
 from nbrec.data.splits import Split, split
 from nbrec.evaluation.evaluate import evaluate
-from nbrec.evaluation.metrics import accuracy
-from nbrec.evaluation.tuning import tune
+from nbrec.evaluation.tuning import fit_and_score, tune
 from nbrec.models import expand, make_model
 
 PRIMARY_METRIC = "ndcg"
@@ -66,18 +65,20 @@ def run_leaderboard(
     data_split = data_split or prepare_split(dataset, method, seed)
     items, users = dataset.items, dataset.users
     test_users = data_split.test[USER_COL].unique()
-    val_users = data_split.validation[USER_COL].unique()
+    tuning = data_split.tuning()
+    target = f"{PRIMARY_METRIC}@{k}"
     rows, fitted = [], {}
     for name in tqdm(names, desc="leaderboard", disable=not progress):
-        params = {}
+        params, trials = {}, pd.DataFrame()
         if tune_models:
-            params, _ = tune(name, data_split, k, PRIMARY_METRIC, max_trials, items, users)
-        # Validation figure of the chosen configuration (fit on sub_train): used to pick the champion.
-        tuning = data_split.tuning()
-        val_model = make_model(name, **params).fit(tuning.train, items, users)
-        val_metric = accuracy(val_model.recommend(val_users, k), tuning.test, k)[
-            f"{PRIMARY_METRIC}@{k}"
-        ]
+            params, trials = tune(name, data_split, k, PRIMARY_METRIC, max_trials, items, users)
+        # Validation figure of the chosen configuration (fit on sub_train): used to pick the
+        # champion. Tuning measured it already (best trial first); without trials, measure it.
+        val_metric = float(
+            trials[target].iloc[0]
+            if len(trials)
+            else fit_and_score(name, params, tuning, k, PRIMARY_METRIC, items, users)
+        )
         model = make_model(name, **params).fit(data_split.train, items, users)
         start = time.perf_counter()
         recs = model.recommend(test_users, k)
@@ -87,14 +88,14 @@ def run_leaderboard(
             {
                 "model": name,
                 **metrics,
-                f"validation_{PRIMARY_METRIC}@{k}": val_metric,
+                f"validation_{target}": val_metric,
                 "fit_seconds": model.fit_seconds_,
                 "score_seconds": score_seconds,
                 "params": json.dumps(params),
             }
         )
         fitted[name] = model
-    table = pd.DataFrame(rows).sort_values(f"{PRIMARY_METRIC}@{k}", ascending=False, kind="stable")
+    table = pd.DataFrame(rows).sort_values(target, ascending=False, kind="stable")
     protocol = {
         "dataset": dataset.name,
         "dataset_hash": dataset.content_hash(),

@@ -44,12 +44,26 @@ def tune(
     tuning = split.tuning()
     target = f"{metric}@{k}"
     tried = candidates(space, max_trials)
-    scores = []
-    for params in tqdm(tried, desc=f"tune {model_name}", disable=not progress):
-        model = make_model(model_name, **params).fit(tuning.train, items, users)
-        recs = model.recommend(tuning.test[USER_COL].unique(), k=k)
-        scores.append(accuracy(recs, tuning.test, k)[target])
+    scores = [
+        fit_and_score(model_name, params, tuning, k, metric, items, users)
+        for params in tqdm(tried, desc=f"tune {model_name}", disable=not progress)
+    ]
     # The best candidate's own dict, so parameter types survive (a frame row would make ints floats).
     best = tried[int(np.argmax(scores))]
     trials = pd.DataFrame([{**p, target: s} for p, s in zip(tried, scores, strict=True)])
     return best, trials.sort_values(target, ascending=False, kind="stable").reset_index(drop=True)
+
+
+def fit_and_score(
+    model_name: str,
+    params: dict,
+    split: Split,
+    k: int = DEFAULT_K,
+    metric: str = "ndcg",
+    items: pd.DataFrame | None = None,
+    users: pd.DataFrame | None = None,
+) -> float:
+    """``metric@k`` of ``model_name(**params)`` fitted on ``split.train``, scored on ``split.test``."""
+    model = make_model(model_name, **params).fit(split.train, items, users)
+    recs = model.recommend(split.test[USER_COL].unique(), k=k)
+    return accuracy(recs, split.test, k)[f"{metric}@{k}"]
