@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from nbrec.constants import DEFAULT_K, DEFAULT_SEED, ITEM_COL, USER_COL
 from nbrec.data.features import feature_columns, one_hot
 from nbrec.models.base import Embeddings, Recommender, TrainingData, _frame, top_k
-from nbrec.models.item2item import item_code, neighbours_frame
+from nbrec.models.item2item import binary, item_code, neighbours_frame
 from nbrec.models.registry import register
 
 
@@ -128,8 +128,7 @@ class LightFMRecommender(Recommender):
         )  # fmt: skip
 
     def _fit(self, data: TrainingData) -> None:
-        x = data.matrix.copy()
-        x.data[:] = 1.0  # implicit feedback: every interaction is a positive
+        x = binary(data.matrix)  # implicit feedback: every interaction is a positive
         users, items = (data.users, data.items) if self.use_features else (None, None)
         user_id, user_side, user_names, self.user_columns_ = side_features(
             users, USER_COL, x.shape[0]
