@@ -229,10 +229,7 @@ class Recommender(ABC):
             chunk = rows[lo : lo + batch]
             scores = np.array(self._score(chunk), dtype=np.float32, copy=True)
             if exclude_seen:
-                seen = self.seen_[chunk]
-                scores[
-                    np.repeat(np.arange(len(chunk)), np.diff(seen.indptr)), seen.indices
-                ] = -np.inf
+                exclude(scores, self.seen_[chunk])
             items_out[lo : lo + batch], scores_out[lo : lo + batch] = top_k(scores, k)
         return items_out, scores_out
 
@@ -292,6 +289,11 @@ class Recommender(ABC):
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({params})"
+
+
+def exclude(scores: np.ndarray, seen: sp.csr_matrix) -> None:
+    """Set ``scores`` to -inf in place where ``seen`` (same rows and columns) has an entry."""
+    scores[np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr)), seen.indices] = -np.inf
 
 
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from nbrec.constants import DEFAULT_K, DEFAULT_SEED, ITEM_COL, USER_COL
 from nbrec.data.features import feature_columns, one_hot
-from nbrec.models.base import Embeddings, Recommender, TrainingData, _frame, top_k
+from nbrec.models.base import Embeddings, Recommender, TrainingData, _frame, exclude, top_k
 from nbrec.models.item2item import binary, item_code, neighbours_frame
 from nbrec.models.registry import register
 
@@ -67,8 +67,7 @@ def ndcg_at_k(scores: np.ndarray, seen: sp.csr_matrix, relevant: sp.csr_matrix, 
     """Mean NDCG@k over users with relevant items, seen items excluded (the leaderboard's rule)."""
     users = np.flatnonzero(np.diff(relevant.indptr))
     scores = scores[users].copy()
-    seen_rows = seen[users]
-    scores[np.repeat(np.arange(len(users)), np.diff(seen_rows.indptr)), seen_rows.indices] = -np.inf
+    exclude(scores, seen[users])
     items, _ = top_k(scores, k)
     hits = np.take_along_axis(relevant[users].toarray() > 0, items, axis=1)
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
