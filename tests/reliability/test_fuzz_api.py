@@ -99,10 +99,11 @@ def test_api_thousands_of_cases(api_schema):
 
 def test_duplicate_feedback_is_accepted_and_logged_each_time(sqlite_service):
     """The same event sent three times: three 200s, three RR log lines, the item seen once."""
-    import json
     import time
 
     import httpx
+
+    from tests.service.server import rr_lines
 
     base, workdir, _ = sqlite_service
     event = {"user_id": "dup-user", "item_id": "i007", "event": "click", "request_id": "dup-req"}
@@ -113,8 +114,7 @@ def test_duplicate_feedback_is_accepted_and_logged_each_time(sqlite_service):
     assert "i007" not in [i["item_id"] for i in again["items"]]  # seen: never recommended
     lines: list[dict] = []
     for _ in range(40):  # the RR log writer runs every 50 ms
-        files = (workdir / "var" / "logs").glob("rr-*.jsonl")
-        lines = [json.loads(x) for f in files for x in f.read_text().splitlines()]
+        lines = rr_lines(workdir / "var" / "logs")
         if sum(x.get("request_id") == "dup-req" for x in lines) == 3:
             break
         time.sleep(0.1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -16,6 +17,20 @@ import httpx
 
 NBREC = str(Path(sys.executable).parent / "nbrec")
 START_TIMEOUT = 90.0
+
+
+def rr_lines(folder: Path) -> list[dict]:
+    """The RR log lines written so far under ``folder``, while the service may be writing.
+
+    Lines end at "\n" only: ``str.splitlines`` would also split inside JSON strings holding
+    U+2028, U+0085, ... (fuzzed field names echoed in error messages). A reader can catch the
+    writer mid-chunk: the text after the last "\n" is not a complete line yet.
+    """
+    lines = []
+    for path in folder.glob("rr-*.jsonl"):
+        *complete, _partial = path.read_text().split("\n")
+        lines += [json.loads(x) for x in complete]
+    return lines
 
 
 def free_port() -> int:

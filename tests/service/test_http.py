@@ -13,7 +13,7 @@ import redis
 from nbrec.serving.publish import publish
 from nbrec.serving.schemas import MAX_BODY_BYTES
 from nbrec.store import open_store
-from tests.service.server import running_service
+from tests.service.server import rr_lines, running_service
 
 pytestmark = pytest.mark.service
 
@@ -181,9 +181,7 @@ def test_rr_log_lines_on_disk(client, workdir, item_knn):
     client.post("/feedback", json={"user_id": marker, "item_id": "i001", "event": "view"})
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        lines = [json.loads(x) for f in (workdir / "var" / "logs").glob("rr-*.jsonl")
-                 for x in f.read_text().splitlines()]  # fmt: skip
-        mine = [x for x in lines if x.get("user_id") == marker]
+        mine = [x for x in rr_lines(workdir / "var" / "logs") if x.get("user_id") == marker]
         if len(mine) >= 3:
             break
         time.sleep(0.1)
