@@ -149,19 +149,25 @@ def publish(
 ) -> dict[str, Any]:
     """Write ``model``'s serving tables as ``version``; flip the live pointer if ``make_live``.
 
-    ``store`` is a FeatureStore or a store URL (None -> ``NBREC_STORE_URL``). After a live
-    flip, versions beyond the newest ``keep`` (never the live one) are deleted.
+    ``store`` is a FeatureStore or a store URL (None -> ``NBREC_STORE_URL``; then opened and
+    closed here). After a live flip, versions beyond the newest ``keep`` (never the live one)
+    are deleted.
     Returns a summary: version, live, users, items, seconds, deleted versions.
     """
     start = time.perf_counter()
-    if store is None or isinstance(store, str):
+    opened = store is None or isinstance(store, str)
+    if opened:
         store = open_store(store)
-    tables = build_tables(model, version, items, top_n)
-    store.write_version(version, tables)
-    deleted: list[str] = []
-    if make_live:
-        store.set_live(version)
-        deleted = store.cleanup(keep=keep)
+    try:
+        tables = build_tables(model, version, items, top_n)
+        store.write_version(version, tables)
+        deleted: list[str] = []
+        if make_live:
+            store.set_live(version)
+            deleted = store.cleanup(keep=keep)
+    finally:
+        if opened:  # the caller gave a URL: the connections are ours to close
+            store.close()
     return {
         "version": version,
         "live": make_live,
