@@ -56,6 +56,7 @@ class SQLiteStore:
         self.path = Path(path)
         self._local = threading.local()
         self._seq_lock = threading.Lock()
+        self._last_seq = 0
 
     # -- connections ------------------------------------------------------------------------
     @property
@@ -210,9 +211,10 @@ class SQLiteStore:
 
     # -- recently seen, counters ------------------------------------------------------------
     def add_seen(self, user_id: str, item_id: str) -> None:
-        # A monotonic sequence orders events even within one clock tick.
+        # A strictly increasing sequence orders this process's events even within one clock
+        # tick (time_ns can repeat) or when the wall clock steps back.
         with self._seq_lock:
-            seq = time.time_ns()
+            seq = self._last_seq = max(time.time_ns(), self._last_seq + 1)
         with self._transaction() as db:
             db.execute("INSERT OR REPLACE INTO seen VALUES (?, ?, ?)", (user_id, item_id, seq))
             db.execute(
