@@ -35,10 +35,6 @@ class Breaker:
         self.last_error: str | None = None
         self._lock = threading.Lock()
 
-    @property
-    def is_open(self) -> bool:
-        return self.clock() < self.open_until
-
     def allow(self) -> bool:
         """True if a call may go to the store now (the breaker is closed, or it is a trial)."""
         with self._lock:
