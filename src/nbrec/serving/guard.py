@@ -64,6 +64,7 @@ class GuardedStore:
         self.backend = store.backend
 
     def __getattr__(self, name: str) -> Any:
+        """The store's attribute; a read method wrapped in the breaker, built once per name."""
         attr = getattr(self.store, name)
         if name in UNGUARDED or name.startswith("_") or not callable(attr):
             return attr
@@ -83,6 +84,8 @@ class GuardedStore:
             breaker.record(True)
             return result
 
+        # Kept on the instance, so the request path's next lookups never reach __getattr__.
+        self.__dict__[name] = guarded
         return guarded
 
     def __repr__(self) -> str:
