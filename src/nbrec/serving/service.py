@@ -66,7 +66,6 @@ class RecommendationService:
         self.metrics = metrics or ServingMetrics(process=False)
         self.rr_log = rr_log
         self.refresh_interval = refresh_interval
-        self.cache_size = cache_size
         self.on_scores = on_scores  # e.g. the ops score-shift monitor
         self.live_version: str | None = None
         self._snapshots: dict[str, Snapshot] = {}
