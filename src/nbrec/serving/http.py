@@ -156,7 +156,6 @@ class ServingApp:
         Raw because this is the hot path: Starlette's Request/Response wrappers and exception
         middleware cost more than nbrec's whole lookup.
         """
-        feedback = method == "feedback"
 
         async def handle(scope: Scope, receive: Receive, send: Send) -> None:
             start = time.perf_counter()
@@ -167,11 +166,7 @@ class ServingApp:
                 if service is None:
                     raise NotReady("the service is starting")
                 body = await read_body(scope, receive)
-                req = parse(model, body)
-                if feedback:
-                    payload, status = service.feedback(req), 200
-                else:
-                    payload, status = getattr(service, method)(req, request_id), 200
+                payload, status = getattr(service, method)(parse(model, body), request_id), 200
             except HTTPError as exc:
                 payload, status = {"error": str(exc)}, exc.status
             except NotFound as exc:

@@ -306,14 +306,15 @@ class RecommendationService:
             "fallback": fallback,
         }
 
-    def feedback(self, req: FeedbackRequest) -> dict[str, Any]:
+    def feedback(self, req: FeedbackRequest, request_id: str | None = None) -> dict[str, Any]:
         """Remember the interaction (the item leaves the user's next answers) and log it.
 
         For a user in a policy variant the event also goes to the policy (a click is a reward
         in the store's counters, shared by every worker); the answer's ``rewarded`` says
-        whether it counted (the key is there for policy variants only).
+        whether it counted (the key is there for policy variants only). The request id is
+        the one the client sent (its recommendation's), else ``request_id``, else a new one.
         """
-        request_id = req.request_id or new_request_id()
+        request_id = req.request_id or request_id or new_request_id()
         route = self.router.route(req.user_id)
         version = route.model_version or self.live_version
         stored = True
