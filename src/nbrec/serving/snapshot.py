@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from nbrec.serving.schemas import as_list
 from nbrec.store import FeatureStore, Ranked, StoredEmbeddings
 
 COLD_CANDIDATES = 300  # cold-start scores are ranked over this many best items, then filtered
@@ -74,10 +75,7 @@ class Snapshot:
 
     def feature_names(self, features: dict[str, list[str] | str]) -> list[str]:
         """Request features ({"country": "DE"}) as the model's feature names ("country=DE")."""
-        names = []
-        for key, values in features.items():
-            for value in [values] if isinstance(values, str) else values:
-                names.append(f"{key}={value}")
+        names = [f"{key}={value}" for key, values in features.items() for value in as_list(values)]
         return [n for n in names if n in self.feature_index]
 
     def cold_start(self, names: list[str]) -> Ranked | None:
