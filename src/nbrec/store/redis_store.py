@@ -66,6 +66,8 @@ class RedisStore:
         return ":".join((self.prefix, *parts))
 
     def _call(self, func, *args):
+        """``func(*args)`` with Redis errors as ``StoreError`` (a pipeline's I/O is its
+        ``execute``: queueing commands on it talks to nobody)."""
         try:
             return func(*args)
         except redis.RedisError as exc:
@@ -156,13 +158,10 @@ class RedisStore:
 
     def user_view(self, version: str, user_id: str) -> tuple[Ranked | None, list[str]]:
         # One round trip for both: the request path's only store call.
-        try:
-            pipe = self._fast.pipeline(transaction=False)
-            pipe.hget(self._k("v", version, "recs"), user_id)
-            pipe.lrange(self._k("seen", user_id), 0, RECENT_SEEN - 1)
-            raw, seen = pipe.execute()
-        except redis.RedisError as exc:
-            raise StoreError(f"Redis store {self.url}: {exc}") from exc
+        pipe = self._fast.pipeline(transaction=False)
+        pipe.hget(self._k("v", version, "recs"), user_id)
+        pipe.lrange(self._k("seen", user_id), 0, RECENT_SEEN - 1)
+        raw, seen = self._call(pipe.execute)
         return ranked_from_json(raw), [s.decode() for s in seen]
 
     def popular(self, version: str) -> Ranked:
@@ -187,14 +186,11 @@ class RedisStore:
     # -- recently seen, counters ------------------------------------------------------------
     def add_seen(self, user_id: str, item_id: str) -> None:
         key = self._k("seen", user_id)
-        try:
-            pipe = self._fast.pipeline(transaction=True)
-            pipe.lrem(key, 0, item_id)
-            pipe.lpush(key, item_id)
-            pipe.ltrim(key, 0, RECENT_SEEN - 1)
-            pipe.execute()
-        except redis.RedisError as exc:
-            raise StoreError(f"Redis store {self.url}: {exc}") from exc
+        pipe = self._fast.pipeline(transaction=True)
+        pipe.lrem(key, 0, item_id)
+        pipe.lpush(key, item_id)
+        pipe.ltrim(key, 0, RECENT_SEEN - 1)
+        self._call(pipe.execute)
 
     def recent_seen(self, user_id: str) -> list[str]:
         values = self._call(self._fast.lrange, self._k("seen", user_id), 0, RECENT_SEEN - 1)
@@ -202,13 +198,10 @@ class RedisStore:
 
     def incr_counter(self, namespace: str, arm: str, pulls: int = 0, rewards: float = 0) -> None:
         key = self._k("counters", namespace)
-        try:
-            pipe = self._r.pipeline(transaction=True)
-            pipe.hincrby(key, f"{arm}\tpulls", int(pulls))
-            pipe.hincrbyfloat(key, f"{arm}\trewards", float(rewards))
-            pipe.execute()
-        except redis.RedisError as exc:
-            raise StoreError(f"Redis store {self.url}: {exc}") from exc
+        pipe = self._r.pipeline(transaction=True)
+        pipe.hincrby(key, f"{arm}\tpulls", int(pulls))
+        pipe.hincrbyfloat(key, f"{arm}\trewards", float(rewards))
+        self._call(pipe.execute)
 
     def counters(self, namespace: str) -> dict[str, tuple[int, float]]:
         raw = self._call(self._r.hgetall, self._k("counters", namespace))
