@@ -16,6 +16,12 @@ class TestRandom(RecommenderContract):
         b = fitted.recommend(["u005"], k=5)
         pd.testing.assert_frame_equal(a, b)
 
+    def test_answer_does_not_depend_on_the_other_users_asked_for(self, fitted):
+        alone = fitted.recommend(["u005"], k=5)
+        together = fitted.recommend(["u001", "u003", "u005"], k=5)
+        mine = together[together[USER_COL] == "u005"].reset_index(drop=True)
+        pd.testing.assert_frame_equal(alone, mine)
+
 
 class TestPopularity(RecommenderContract):
     def make_model(self):

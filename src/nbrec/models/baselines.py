@@ -22,9 +22,12 @@ class RandomRecommender(Recommender):
         pass
 
     def _score(self, rows: np.ndarray) -> np.ndarray:
-        # Seeded by the users asked for, so one user always gets the same answer.
-        rng = np.random.default_rng([self.seed, len(rows), int(rows[0]) if len(rows) else 0])
-        return rng.random((len(rows), len(self.item_ids_)), dtype=np.float32)
+        # One stream per user (as the bandits have), so a user's list does not depend on
+        # which other users share the batch: the same user always gets the same answer.
+        out = np.empty((len(rows), len(self.item_ids_)), dtype=np.float32)
+        for i, row in enumerate(rows):
+            out[i] = np.random.default_rng([self.seed, int(row)]).random(out.shape[1], out.dtype)
+        return out
 
     def _cold_scores(self) -> np.ndarray:
         return np.random.default_rng(self.seed).random(len(self.item_ids_), dtype=np.float32)
