@@ -73,7 +73,8 @@ def publish(
     top_n: int = typer.Option(100, help="precomputed recommendations per user"),
     live: bool = typer.Option(True, help="make the new version live"),
 ) -> None:
-    """Fit MODEL on DATASET and publish it to the feature store (until `nbrec train` exists)."""
+    """Fit MODEL on DATASET and publish it to the feature store, nothing else (no validation,
+    gate or registry: that is `nbrec train`)."""
     from nbrec.data import load_dataset
     from nbrec.models import make_model
     from nbrec.serving.publish import publish as publish_model
