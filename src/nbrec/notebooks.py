@@ -38,11 +38,10 @@ def notebook_parameters(path: Path) -> dict:
 
 def check_parameters(path: Path, parameters: dict) -> None:
     """Papermill only warns about unknown parameters; nbrec refuses them."""
-    unknown = sorted(set(parameters) - set(notebook_parameters(path)))
+    known = notebook_parameters(path)
+    unknown = sorted(set(parameters) - set(known))
     if unknown:
-        raise ValueError(
-            f"{path.name} has no parameter(s) {unknown}; it takes {sorted(notebook_parameters(path))}"
-        )
+        raise ValueError(f"{path.name} has no parameter(s) {unknown}; it takes {sorted(known)}")
 
 
 def run_notebook(
