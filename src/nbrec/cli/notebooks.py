@@ -27,11 +27,10 @@ def run(
     paths = [Path(n) for n in names] if names else list_notebooks()
     data_dir = str(get_settings().data_dir.resolve())
     for path in paths:
-        stem = path.stem
-        results = (out / f"{stem}.json").resolve()
+        results = (out / f"{path.stem}.json").resolve()
         params = {"DATASET": dataset, "DATA_DIR": data_dir, "RESULTS_PATH": str(results)}
-        console.print(f"running {stem} ...")
-        run_notebook(stem, params, out)
+        console.print(f"running {path.stem} ...")
+        run_notebook(path, params, out)  # a name from notebooks/ or a path to any notebook
         console.print(f"  results: {json.dumps(read_results(results))[:300]}")
 
 
