@@ -27,6 +27,11 @@ from nbrec.experiments.config import HOLDOUT, Experiment
 Policy = Callable[[np.ndarray, int, np.random.Generator], tuple[np.ndarray, np.ndarray | None]]
 
 
+def has_tastes(data: Dataset) -> bool:
+    """Whether ``data`` carries the generator's ground truth (users' tastes, items' categories)."""
+    return "taste" in data.meta and data.items is not None and "category" in data.items
+
+
 @dataclass
 class Population:
     """Users and items with a known like-matrix (boolean, users x items)."""
@@ -43,7 +48,7 @@ class Population:
         cls, data: Dataset, p_match: float = 0.05, p_other: float = 0.01
     ) -> Population:
         """Synthetic ground truth: a user likes every item of their taste category."""
-        if "taste" not in data.meta or data.items is None or "category" not in data.items:
+        if not has_tastes(data):
             raise ValueError(
                 f"data set {data.name!r} has no ground truth (meta['taste'] and items.category); "
                 "use nbrec.data.synthetic.generate, or Population.from_holdout for a real data set"
@@ -205,7 +210,7 @@ def simulate(
 
 def population_for(data: Dataset, seed: int = 0, **click_rates: float) -> Population:
     """Ground truth for ``data``: the generator's tastes when known, else a held-out split."""
-    if "taste" in data.meta and data.items is not None and "category" in data.items:
+    if has_tastes(data):
         return Population.from_dataset(data, **click_rates)
     from nbrec.data.splits import split
 
