@@ -33,8 +33,6 @@ from nbrec.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-# PSI reading used across the industry: < 0.1 stable, 0.1-0.25 moderate, > 0.25 major shift.
-PSI_MAJOR_SHIFT = 0.25
 _EPS = 1e-6
 
 
@@ -42,7 +40,9 @@ def psi(expected: np.ndarray, actual: np.ndarray, bins: int = 10) -> float:
     """Population stability index of ``actual`` against ``expected``.
 
     Bins are the deciles (``bins`` quantiles) of ``expected``, so every bin holds the same share
-    of the reference; empty bins are floored at a tiny share to keep the log finite.
+    of the reference; empty bins are floored at a tiny share to keep the log finite. The reading
+    used across the industry: < 0.1 stable, 0.1-0.25 moderate, > 0.25 a major shift (the
+    threshold of the ``NbrecScoreShift`` alert).
     """
     expected = _finite(expected)
     actual = _finite(actual)

@@ -18,7 +18,6 @@ import pandas as pd
 from nbrec.constants import DEFAULT_K, ITEM_COL, SCORE_COL, TIMESTAMP_COL, USER_COL, WEIGHT_COL
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parents[3] / "expectations"
-SUITES = ("interactions", "items", "users", "recommendations")
 # Clocks of data producers drift a little; a few minutes ahead is not "the future".
 CLOCK_SKEW = timedelta(minutes=5)
 EARLIEST = "1990-01-01T00:00:00Z"
