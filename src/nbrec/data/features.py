@@ -23,12 +23,13 @@ def feature_columns(table: pd.DataFrame, key: str) -> list[str]:
 
 
 def one_hot(table: pd.DataFrame, columns: list[str]) -> tuple[sp.csr_matrix, list[str]]:
-    """One row per table row; a column per ``col=value``. '|' separates several values."""
+    """One row per table row, in order; a column per ``col=value``. '|' separates several values."""
     if not columns:
         return sp.csr_matrix((len(table), 0), dtype=np.float32), []
     row_parts, col_parts, names = [], [], []
     for col in columns:
-        values = table[col].astype("string").fillna("")
+        # Rows by position: the table's own index may be anything (filtered, shuffled, labels).
+        values = table[col].astype("string").fillna("").reset_index(drop=True)
         exploded = values.str.split("|").explode()
         exploded = exploded[exploded.str.len() > 0]
         codes, uniques = pd.factorize(exploded, sort=True)

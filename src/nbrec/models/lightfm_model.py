@@ -207,7 +207,7 @@ class LightFMRecommender(Recommender):
         """Top-``k`` for new users given only their rows of a user side table (cold start)."""
         self._check_fitted()
         cols = [c for c in self.user_columns_ if c in users.columns]
-        features, found = one_hot(users.reset_index(drop=True), cols)
+        features, found = one_hot(users, cols)
         index = pd.Index(self.user_feature_names_).get_indexer(found)
         vectors = (
             features[:, np.flatnonzero(index >= 0)] @ self.user_feature_vectors_[index[index >= 0]]
@@ -221,7 +221,7 @@ class LightFMRecommender(Recommender):
         self._check_fitted()
         names = pd.Index(self.item_feature_names_)
         cols = [c for c in self.item_columns_ if c in items.columns]
-        features, found = one_hot(items.reset_index(drop=True), cols)
+        features, found = one_hot(items, cols)
         index = names.get_indexer(found)
         weights = l1_rows(features[:, np.flatnonzero(index >= 0)])
         return (
