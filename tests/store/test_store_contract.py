@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import numpy as np
@@ -181,3 +182,28 @@ def test_unreachable_store_raises_store_error(tmp_path):
 def test_open_store_rejects_unknown_urls():
     with pytest.raises(ValueError, match="unsupported store URL"):
         open_store("mysql://x")
+
+
+def test_a_version_made_live_while_being_deleted_is_never_left_dangling(store):
+    """set_live and delete_version of one version race: one of them refuses, never both pass."""
+    for attempt in range(30):
+        old, new = f"old{attempt}", f"new{attempt}"
+        store.write_version(old, tables(old, n_users=1, with_embeddings=False))
+        store.write_version(new, tables(new, n_users=1, with_embeddings=False))
+        store.set_live(new)
+        barrier = threading.Barrier(2)
+
+        def race(action, version=old, barrier=barrier) -> None:
+            barrier.wait()
+            with contextlib.suppress(ValueError):  # the other call won: this one is refused
+                action(version)
+
+        threads = [
+            threading.Thread(target=race, args=(a,)) for a in (store.set_live, store.delete_version)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        live = store.live_version()
+        assert store.version_info(live) is not None, f"live pointer names deleted {live!r}"

@@ -100,12 +100,15 @@ class RedisStore:
 
     def set_live(self, version: str) -> None:
         live_key, history_key = self._k("live"), self._k("live_history")
+        versions_key = self._k("versions")
         try:
             with self._r.pipeline() as pipe:
                 while True:
                     try:
-                        pipe.watch(live_key)
-                        if pipe.zscore(self._k("versions"), version) is None:
+                        # Watching the version list too: a delete_version of this version
+                        # between the check and the flip makes the flip retry (and refuse).
+                        pipe.watch(live_key, versions_key)
+                        if pipe.zscore(versions_key, version) is None:
                             raise ValueError(
                                 f"cannot make {version!r} live: no complete version by that name"
                             )
@@ -138,14 +141,27 @@ class RedisStore:
         return loads(raw) if raw is not None else None
 
     def delete_version(self, version: str) -> None:
-        if version == self.live_version():
-            raise ValueError(
-                f"cannot delete {version!r}: it is live; make another version live first"
-            )
+        live_key = self._k("live")
         try:
-            # Out of the version list first, so nobody starts reading a half-deleted version.
-            self._r.zrem(self._k("versions"), version)
-            self._r.delete(*(self._k("v", version, kind) for kind in KINDS))
+            with self._r.pipeline() as pipe:
+                while True:
+                    try:
+                        # The live check and the delete in one WATCH/MULTI: a set_live of this
+                        # version in between makes the delete retry (and refuse).
+                        pipe.watch(live_key)
+                        if pipe.get(live_key) == version.encode():
+                            raise ValueError(
+                                f"cannot delete {version!r}: it is live; "
+                                "make another version live first"
+                            )
+                        pipe.multi()
+                        # Out of the version list first: nobody starts reading a half-deleted one.
+                        pipe.zrem(self._k("versions"), version)
+                        pipe.delete(*(self._k("v", version, kind) for kind in KINDS))
+                        pipe.execute()
+                        return
+                    except redis.WatchError:
+                        continue
         except redis.RedisError as exc:
             raise StoreError(f"Redis store {self.url}: {exc}") from exc
 

@@ -165,11 +165,14 @@ class SQLiteStore:
         return loads(rows[0][0]) if rows else None
 
     def delete_version(self, version: str) -> None:
-        if version == self.live_version():
-            raise ValueError(
-                f"cannot delete {version!r}: it is live; make another version live first"
-            )
         with self._transaction() as db:
+            # Checked inside the write transaction: a set_live of this version cannot slip in
+            # between the check and the delete (the live pointer would name nothing).
+            live = db.execute("SELECT version FROM live WHERE id = 1").fetchone()
+            if live and live[0] == version:
+                raise ValueError(
+                    f"cannot delete {version!r}: it is live; make another version live first"
+                )
             db.execute("DELETE FROM kv WHERE version = ?", (version,))
             db.execute("DELETE FROM versions WHERE version = ?", (version,))
 
