@@ -11,6 +11,7 @@ from nbrec.cli.common import console, user_errors
 from nbrec.data import load_dataset, write_parquet_dataset
 from nbrec.data.movielens import ARCHIVES
 from nbrec.data.movielens import fetch as fetch_archive
+from nbrec.data.synthetic import SyntheticConfig
 from nbrec.data.synthetic import generate as generate_synthetic
 from nbrec.settings import get_settings
 
@@ -20,10 +21,12 @@ app = typer.Typer(help="Generate, fetch and describe data sets.", no_args_is_hel
 @app.command()
 @user_errors
 def generate(
-    users: int = typer.Option(2_000, help="number of users"),
-    items: int = typer.Option(1_000, help="number of items"),
-    interactions: int = typer.Option(60_000, help="number of interaction events"),
-    seed: int = typer.Option(42, help="random seed (same seed, same data)"),
+    users: int = typer.Option(SyntheticConfig.users, help="number of users"),
+    items: int = typer.Option(SyntheticConfig.items, help="number of items"),
+    interactions: int = typer.Option(
+        SyntheticConfig.interactions, help="number of interaction events"
+    ),
+    seed: int = typer.Option(SyntheticConfig.seed, help="random seed (same seed, same data)"),
     out: Path = typer.Option(None, help="output folder (default: $NBREC_DATA_DIR/synthetic)"),
 ) -> None:
     """Generate nbrec's synthetic data set as parquet files."""

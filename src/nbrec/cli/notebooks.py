@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from nbrec.cli.common import console, user_errors
+from nbrec.constants import DEFAULT_K, DEFAULT_SEED
 from nbrec.data import write_parquet_dataset
 from nbrec.data.synthetic import generate
 from nbrec.notebooks import list_notebooks, read_results, run_notebook
@@ -45,5 +46,5 @@ def demo() -> None:
     run(None, "synthetic", settings.var_dir / "notebooks")
     from nbrec.cli.evaluation import leaderboard
 
-    leaderboard(dataset="synthetic", models="all", split="stratified", k=10, seed=42,
-                format="table", tune=True, map=None)  # fmt: skip
+    leaderboard(dataset="synthetic", models="all", split="stratified", k=DEFAULT_K,
+                seed=DEFAULT_SEED, format="table", tune=True, map=None)  # fmt: skip

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 
 from nbrec.cli.common import user_errors
+from nbrec.constants import DEFAULT_K
 
 console = Console(stderr=True)
 
@@ -17,7 +18,7 @@ def simulate(
     url: str = typer.Option("http://127.0.0.1:3000", help="the service's base URL"),
     users: int = typer.Option(200, min=1, help="simulated users (drawn from the data set's users)"),
     requests: int = typer.Option(1000, min=1, help="recommendation requests to send"),
-    k: int = typer.Option(10, min=1, max=100, help="items per request"),
+    k: int = typer.Option(DEFAULT_K, min=1, max=100, help="items per request"),
     dataset: str = typer.Option(
         "synthetic", help="whose users: synthetic (known tastes), a named set or path"
     ),
