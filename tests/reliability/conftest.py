@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from nbrec.serving.publish import publish
-from nbrec.store import open_store
 from tests.service import conftest as service_fixtures
 from tests.service.server import running_service
 
@@ -23,14 +22,6 @@ def sqlite_url(workdir: Path) -> str:
     return f"sqlite:///{workdir / 'var' / 'features.db'}"
 
 
-def publish_to(url: str, model, version: str, items=None) -> None:
-    store = open_store(url)
-    try:
-        publish(model, version, store, items=items)
-    finally:
-        store.close()
-
-
 @pytest.fixture(scope="module")
 def sqlite_service(tmp_path_factory, item_knn, small_data):
     """The BentoML service on SQLite with item_knn live as v1 and an admin token set.
@@ -40,6 +31,6 @@ def sqlite_service(tmp_path_factory, item_knn, small_data):
     workdir = tmp_path_factory.mktemp("svc")
     (workdir / "var").mkdir()
     url = sqlite_url(workdir)
-    publish_to(url, item_knn, "v1", small_data.items)
+    publish(item_knn, "v1", url, items=small_data.items)
     with running_service(workdir, url, {"NBREC_ADMIN_TOKEN": ADMIN_TOKEN}) as base:
         yield base, workdir, url

@@ -19,10 +19,11 @@ import httpx
 import pytest
 import redis
 
+from nbrec.serving.publish import publish
 from nbrec.serving.service import RecommendationService
 from nbrec.store import open_store
 from tests.conftest import ROOT
-from tests.reliability.conftest import ADMIN_TOKEN, publish_to, sqlite_url
+from tests.reliability.conftest import ADMIN_TOKEN, sqlite_url
 from tests.reliability.load import Load
 from tests.service.server import free_port, running_service
 from tests.store.redis_server import require_binary, wait_ready
@@ -67,7 +68,7 @@ def test_redis_pause_and_stop_under_load(tmp_path, item_knn, small_data):
            "NBREC_STORE_RETRY_AFTER": "0.3", "NBREC_SEEN_CACHE_TTL": "0"}  # fmt: skip
     users = [str(u) for u in item_knn.user_ids_[:50]]
     with redis_process(tmp_path, port, REDIS_PASSWORD) as proc:
-        publish_to(url, item_knn, "r1", small_data.items)
+        publish(item_knn, "r1", url, items=small_data.items)
         with running_service(tmp_path, url, env) as base, Load(base, users) as load:
             normal = lambda a: a.body.get("fallback") is None  # noqa: E731
             degraded = lambda a: a.body.get("fallback") == "store_unavailable"  # noqa: E731
@@ -121,13 +122,13 @@ def test_publish_under_load_serves_exactly_one_version(tmp_path, item_knn, popul
     """Zero failed requests while v2 goes live; every answer is exactly the named version's list."""
     (tmp_path / "var").mkdir()
     url = sqlite_url(tmp_path)
-    publish_to(url, item_knn, "v1", small_data.items)
+    publish(item_knn, "v1", url, items=small_data.items)
     users = [str(u) for u in item_knn.user_ids_[:60]]
     env = {"NBREC_SEEN_CACHE_TTL": "0"}
     with running_service(tmp_path, url, env) as base, Load(base, users, threads=3) as load:
         load.wait_for(lambda a: a.body.get("model_version") == "v1")
         time.sleep(0.5)
-        publish_to(url, popularity, "v2", small_data.items)  # from this process, mid-traffic
+        publish(popularity, "v2", url, items=small_data.items)  # from this process, mid-traffic
         load.wait_for(lambda a: a.body.get("model_version") == "v2")
         time.sleep(0.5)
     store = open_store(url)
@@ -153,7 +154,7 @@ def test_publish_killed_half_way_leaves_the_live_version_whole(backend, tmp_path
     else:
         ctx, url = _nothing(), f"sqlite:///{tmp_path / 'features.db'}"
     with ctx:
-        publish_to(url, item_knn, "v1")
+        publish(item_knn, "v1", url)
         marker = tmp_path / "half-written"
         child = subprocess.Popen(
             [sys.executable, "-m", "tests.reliability.interrupted_publish", url, "v2", str(marker)],
@@ -176,7 +177,7 @@ def test_publish_killed_half_way_leaves_the_live_version_whole(backend, tmp_path
         svc = RecommendationService(store, refresh_interval=0)
         answer = svc.recommend(_req(str(item_knn.user_ids_[0])))
         assert answer["model_version"] == "v1" and answer["fallback"] is None
-        publish_to(url, item_knn, "v2")  # the next publish succeeds
+        publish(item_knn, "v2", url)  # the next publish succeeds
         assert store.live_version() == "v2"
         assert store.user_recs("v2", str(item_knn.user_ids_[0])) == store.user_recs(
             "v1", str(item_knn.user_ids_[0]))  # fmt: skip

@@ -12,8 +12,9 @@ import httpx
 import pytest
 import yaml
 
+from nbrec.serving.publish import publish
 from tests.conftest import ROOT
-from tests.reliability.conftest import publish_to, sqlite_url
+from tests.reliability.conftest import sqlite_url
 from tests.reliability.test_faults import metric
 from tests.service.server import running_service
 
@@ -49,7 +50,7 @@ def test_full_log_disk_drops_and_counts_lines(tmp_path):
 def test_unwritable_log_dir_still_serves_and_counts(tmp_path, item_knn, small_data):
     (tmp_path / "var").mkdir()
     url = sqlite_url(tmp_path)
-    publish_to(url, item_knn, "v1", small_data.items)
+    publish(item_knn, "v1", url, items=small_data.items)
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the log directory should be")
     with running_service(tmp_path, url, {"NBREC_LOG_DIR": str(blocker)}) as base:
