@@ -123,6 +123,9 @@ def test_every_dashboard_panel_returns_data(home, service, tmp_path):
         assert len(rules) >= 5 and not broken
         live = query(prom, "nbrec_live_model_info")["data"]["result"]
         assert [r["metric"]["model_version"] for r in live] == ["popularity-v1"]
+        # Score shift is measured against the scores the version was published with.
+        shift = query(prom, "nbrec_score_shift")["data"]["result"]
+        assert {r["metric"]["reference"] for r in shift} == {"training"}, shift
         assert query(prom, "up{job='nbrec'}")["data"]["result"][0]["value"][1] == "1"
         deadline, counted = time.monotonic() + 20, None
         while counted != sent and time.monotonic() < deadline:  # until a scrape after the last

@@ -198,7 +198,7 @@ def test_reads_the_file_the_pipeline_writes(tmp_path):
 
 
 def test_training_reference_travels_with_the_version_in_the_feature_store(tmp_path, tiny_synthetic):
-    # What publish would store: a sample of the version's own top-k scores in its info.
+    # Publish stores a sample of the version's own top-k scores in its info.
     from nbrec.models import make_model
     from nbrec.monitoring import score_reference_from_recs, store_reference_loader
     from nbrec.serving.publish import build_tables
@@ -207,6 +207,7 @@ def test_training_reference_travels_with_the_version_in_the_feature_store(tmp_pa
     data = tiny_synthetic
     model = make_model("popularity").fit(data.interactions, data.items, data.users)
     tables = build_tables(model, "pop-1", data.items, top_n=20)
+    assert tables.info["score_reference"] == score_reference_from_recs(tables.user_recs)
     tables.info["score_reference"] = score_reference_from_recs(tables.user_recs, k=10, size=500)
     assert len(tables.info["score_reference"]) == 500
     store = open_store(f"sqlite:///{tmp_path / 'features.db'}")

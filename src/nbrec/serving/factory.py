@@ -20,7 +20,7 @@ def build_service(
     answers bandit variants from the store's counters; ``router`` overrides the routing only.
     """
     from nbrec.experiments.service import experiment_hooks
-    from nbrec.monitoring import register_collectors  # pipeline/data health, score shift (ops)
+    from nbrec.monitoring import register_collectors, store_reference_loader  # ops health
 
     settings = settings or get_settings()
     # Request-path store calls get a time budget, and a failing store is skipped for a while
@@ -35,7 +35,10 @@ def build_service(
         experiment_router, policies = hooks
         router = router or experiment_router
     metrics = ServingMetrics()
-    monitoring = register_collectors(metrics.registry)
+    # Score shift is measured against the scores each version was published with (its info).
+    monitoring = register_collectors(
+        metrics.registry, reference_loader=store_reference_loader(store)
+    )
     rr_log = RRLogger(
         None if settings.log_stdout else settings.logs_path, on_drop=metrics.log_dropped.inc
     )

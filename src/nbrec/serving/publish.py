@@ -112,6 +112,8 @@ def build_tables(
     model: Recommender, version: str, items: pd.DataFrame | None = None, top_n: int = 100
 ) -> VersionTables:
     """Everything ``publish`` writes, computed in memory (useful to inspect or test)."""
+    from nbrec.monitoring.model_health import score_reference_from_recs  # scipy: import late
+
     model._check_fitted()
     if top_n < 1:
         raise ValueError(f"top_n must be >= 1, got {top_n}")
@@ -128,9 +130,12 @@ def build_tables(
     }
     emb = stored_embeddings(model)
     info["has_embeddings"] = emb is not None
+    user_recs = user_top_n(model, top_n)
+    # The scores this version will serve: the service's score-shift reference for it.
+    info["score_reference"] = score_reference_from_recs(user_recs)
     return VersionTables(
         info=info,
-        user_recs=user_top_n(model, top_n),
+        user_recs=user_recs,
         popular=popular_items(model, top_n),
         similar=similar_items(model.seen_, model.item_ids_),
         item_meta=item_metadata(items, model.item_ids_),
