@@ -51,9 +51,11 @@ def per_user(requests: pd.DataFrame, feedback: pd.DataFrame) -> pd.DataFrame:
     return users.assign(ctr=users["clicked"] / users["requests"]).reset_index()
 
 
-def variant_metrics(requests: pd.DataFrame, feedback: pd.DataFrame) -> pd.DataFrame:
-    """Per variant: users, requests, CTR with its Wilson 95% CI, latency, empty and error rates."""
-    users = per_user(requests, feedback)
+def variant_metrics(requests: pd.DataFrame, users: pd.DataFrame) -> pd.DataFrame:
+    """Per variant: users, requests, CTR with its Wilson 95% CI, latency, empty and error rates.
+
+    ``users`` is ``per_user(requests, feedback)``.
+    """
     by_user = users.groupby("variant").agg(
         users=("user_id", "size"), requests=("requests", "sum"), clicked=("clicked", "sum"),
         user_ctr=("ctr", "mean"), user_ctr_sd=("ctr", "std"),
@@ -193,9 +195,9 @@ def analyze(
             f"no request logged for experiment {experiment.name!r}: is it running (start/end) and "
             "routed by the service, and do the logs point to the right NBREC_LOG_DIR?"
         )
-    metrics = variant_metrics(requests, feedback)
+    users = per_user(requests, feedback)  # holdout rows too: compare() reads only its two variants
+    metrics = variant_metrics(requests, users)
     srm = srm_check(metrics["users"].to_dict(), experiment)
-    users = per_user(requests[requests["variant"] != HOLDOUT], feedback)
     treatments = [v for v in experiment.variant_names if v != experiment.control]
     alpha = experiment.alpha / len(treatments)  # Bonferroni across treatments
     comparisons, verdicts, reasons = [], [], []
