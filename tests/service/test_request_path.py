@@ -153,6 +153,22 @@ class PinnedRouter:
         return Route("exp1", "control", None)
 
 
+def test_vanished_pinned_version_served_live_and_looked_up_once_per_refresh(
+    sqlite_store, popularity
+):
+    publish(popularity, "v2", sqlite_store)  # live; PinnedRouter pins "v1", never published
+    asked: list[str] = []
+    version_info = sqlite_store.version_info
+    sqlite_store.version_info = lambda v: asked.append(v) or version_info(v)
+    svc = RecommendationService(sqlite_store, router=PinnedRouter(), refresh_interval=3600)
+    treated = [rec(svc, user) for user in ("u010", "u012", "u014")]
+    assert [(a["model_version"], a["variant"]) for a in treated] == [("v2", "treatment")] * 3
+    assert asked.count("v1") == 1
+    svc.refresh()
+    rec(svc, "u010")
+    assert asked.count("v1") == 2
+
+
 def test_router_seam_pins_versions_and_logs_exposures(sqlite_store, item_knn, popularity, tmp_path):
     publish(item_knn, "v1", sqlite_store)
     publish(popularity, "v2", sqlite_store)  # live

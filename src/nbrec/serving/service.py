@@ -69,6 +69,7 @@ class RecommendationService:
         self.on_scores = on_scores  # e.g. the ops score-shift monitor
         self.live_version: str | None = None
         self._snapshots: dict[str, Snapshot] = {}
+        self._unloadable: set[str] = set()  # pinned versions that failed to load, until refresh
         self._local = LocalCache(cache_size, seen_ttl)  # top-N lists, recently seen items
         self._checked = -math.inf
         self._lock = threading.Lock()
@@ -101,6 +102,7 @@ class RecommendationService:
         """Re-read the live pointer; load and switch to a new version. Keeps the old on errors."""
         with self._lock:
             self._checked = time.monotonic()
+            self._unloadable.clear()  # versions that failed to load get another try
             try:
                 live = self._store_call("live_version", self.store.live_version)
                 if live is not None and live != self.live_version:
@@ -132,12 +134,16 @@ class RecommendationService:
     def _route(self, user_id: str) -> tuple[Route, Snapshot]:
         live = self._live_snapshot()
         route = self.router.route(user_id)
-        if route.model_version is None or route.model_version == live.version:
+        pinned = route.model_version
+        if pinned is None or pinned == live.version or pinned in self._unloadable:
             return route, live
         try:
-            return route, self._snapshot(route.model_version)
+            return route, self._snapshot(pinned)
         except (StoreError, UnknownVersion):
-            return route, live  # a pinned variant's version vanished: serve live
+            # A pinned variant's version vanished (e.g. cleaned up): serve live, and ask the
+            # store again after the next refresh rather than on every request of the variant.
+            self._unloadable.add(pinned)
+            return route, live
 
     def ready(self) -> tuple[bool, str]:
         """(ready, reason): the store answers and a live model is loaded."""
