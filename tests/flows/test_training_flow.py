@@ -150,6 +150,19 @@ def test_cli_train_and_models(first_run, training, tiny_data, pipeline_home):
     assert unknown.exit_code == 2 and "vnope" in unknown.output
 
 
+def test_promote_from_the_registry_publishes_the_item_metadata(first_run):
+    # A version the feature store no longer holds (cleanup keeps a few) is published again from
+    # the registry on promote; its items' metadata comes from the run's snapshot.
+    store, entry = open_store(), registry.get_version(first_run["version"])
+    live = store.live_version()
+    registry.register(registry.load_model(entry.version), "vrepublish", entry.metadata)
+    assert "vrepublish" not in store.list_versions()
+    assert lifecycle.promote("vrepublish") == "vrepublish"
+    meta = store.item_meta("vrepublish")
+    assert meta and meta == store.item_meta(entry.version)
+    lifecycle.promote(live)
+
+
 @pytest.mark.slow
 def test_batch_scoring_on_a_dask_cluster(first_run, training, tiny_data, monkeypatch):
     pytest.importorskip("prefect_dask", reason="optional extra: pip install -e '.[dask]'")

@@ -13,6 +13,7 @@ import pandas as pd
 from nbrec import registry
 from nbrec.constants import ITEM_COL, RANK_COL, SCORE_COL, USER_COL
 from nbrec.models import Recommender
+from nbrec.pipeline.snapshot import snapshot_items
 from nbrec.store import FeatureStore, open_store
 
 
@@ -51,7 +52,11 @@ def promote(version: str, store: FeatureStore | None = None) -> str:
     store = store or open_store()
     if version not in store.list_versions():
         entry = registry.get_version(version)  # KeyError naming the registered versions
-        publish_version(registry.load_model(version), version, store,
+        # Item metadata (what request filters match on) is not in the registry: it comes from
+        # the snapshot the version was trained on, while that is still there.
+        data_hash = entry.metadata.get("data_hash")
+        items = snapshot_items(data_hash) if data_hash else None
+        publish_version(registry.load_model(version), version, store, items=items,
                         top_n=int(entry.metadata.get("top_n", 100)))  # fmt: skip
     store.set_live(version)
     return version

@@ -46,6 +46,19 @@ class Snapshot:
         )
 
 
+def snapshots_dir() -> Path:
+    return get_settings().var_dir / "snapshots"
+
+
+def snapshot_items(data_hash: str, root: str | Path | None = None) -> pd.DataFrame | None:
+    """The item table of the snapshot ``data_hash`` (coerced as in ``Snapshot.dataset``); None if
+    the snapshot has none or is gone."""
+    path = (Path(root) if root is not None else snapshots_dir()) / data_hash / "items.parquet"
+    if not path.is_file():
+        return None
+    return coerce_side_table(pd.read_parquet(path), ITEM_COL, str(path.parent / "items"))
+
+
 def read_raw(name: str, data_dir: str | Path | None = None) -> tuple[str, dict[str, pd.DataFrame]]:
     """The tables of a data set as they are, so validation sees bad rows before any coercion.
 
@@ -83,7 +96,7 @@ def take_snapshot(
     """Read ``name``, hash it and write it under ``out_dir/<hash>/`` (kept if already there)."""
     label, tables = read_raw(name, data_dir)
     data_hash = content_hash(tables)
-    root = Path(out_dir) if out_dir is not None else get_settings().var_dir / "snapshots"
+    root = Path(out_dir) if out_dir is not None else snapshots_dir()
     path = (root / data_hash).resolve()
     if not (path / "snapshot.json").is_file():
         path.mkdir(parents=True, exist_ok=True)
