@@ -41,6 +41,7 @@ def simulate(
         raise ValueError(str(exc)) from None
     console.print(
         f"{summary.requests} requests in {summary.seconds:.1f} s, CTR {summary.ctr:.4f}, "
-        f"{summary.clicks} clicks, {summary.errors} errors"
+        f"{summary.clicks} clicks, {summary.errors} errors, "
+        f"{summary.feedback_errors} clicks refused"
     )
     print(json.dumps(summary.to_dict(), indent=2))

@@ -21,7 +21,8 @@ class SimulationSummary:
     requests: int = 0
     clicks: int = 0
     clicked_requests: int = 0
-    errors: int = 0
+    errors: int = 0  # recommendation requests not answered with 200
+    feedback_errors: int = 0  # clicks the service did not accept (their RR log lacks them)
     seconds: float = 0.0
     by_variant: dict[str, dict[str, int]] = field(default_factory=dict)
     statuses: dict[str, int] = field(default_factory=dict)
@@ -58,12 +59,7 @@ def run_http(
     with httpx.Client(base_url=url.rstrip("/"), timeout=timeout) as client:
         for row in tqdm(rng.choice(chosen, size=requests), disable=not progress, desc="simulate"):
             user_id = str(population.user_ids[row])
-            try:
-                response = client.post("/recommend", json={"user_id": user_id, "k": k})
-            except httpx.TransportError as exc:
-                raise ConnectionError(
-                    f"cannot reach the service at {url}: {exc}; is it running?"
-                ) from None
+            response = _post(client, url, "/recommend", {"user_id": user_id, "k": k})
             statuses[str(response.status_code)] += 1
             summary.requests += 1
             if response.status_code != 200:
@@ -73,8 +69,9 @@ def run_http(
             shown = [item["item_id"] for item in body["items"]]
             clicked = _clicks(population, row, shown, item_index, rng)
             for item_id in clicked:
-                client.post("/feedback", json={"user_id": user_id, "item_id": item_id, "event": "click",
-                                               "request_id": body["request_id"]})  # fmt: skip
+                sent = _post(client, url, "/feedback", {"user_id": user_id, "item_id": item_id,
+                             "event": "click", "request_id": body["request_id"]})  # fmt: skip
+                summary.feedback_errors += not sent.is_success
             per = variants.setdefault(str(body.get("variant")), Counter())
             per["requests"] += 1
             per["clicked_requests"] += bool(clicked)
@@ -84,6 +81,16 @@ def run_http(
     summary.statuses = dict(statuses)
     summary.by_variant = {name: dict(counts) for name, counts in variants.items()}
     return summary
+
+
+def _post(client, url: str, path: str, body: dict):
+    """POST ``body`` to ``path``; an unreachable service is a ``ConnectionError`` naming ``url``."""
+    import httpx
+
+    try:
+        return client.post(path, json=body)
+    except httpx.TransportError as exc:
+        raise ConnectionError(f"cannot reach the service at {url}: {exc}; is it running?") from None
 
 
 def _clicks(
