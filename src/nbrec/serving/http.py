@@ -130,7 +130,6 @@ class ServingApp:
 
     def __init__(self, service: RecommendationService | None = None):
         self.service = service
-        self.extra_metrics: Callable[[], bytes] | None = None
         self.handlers: dict[str, Callable] = {}  # API path -> raw ASGI handler (POST only)
         self.app = Router(
             routes=[
@@ -227,8 +226,7 @@ class ServingApp:
         return FileResponse(path, media_type="text/html")
 
     def metrics_text(self) -> bytes:
-        text = self.service.metrics.render() if self.service is not None else b""
-        return text + (self.extra_metrics() if self.extra_metrics else b"")
+        return self.service.metrics.render() if self.service is not None else b""
 
     async def openapi(self, request: Request) -> Response:
         from nbrec.serving.openapi import openapi_document
