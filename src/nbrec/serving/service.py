@@ -10,6 +10,7 @@ snapshot is loaded before it is switched to, so a publish never fails a request.
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import threading
@@ -29,6 +30,10 @@ REFRESH_INTERVAL = 0.25
 CACHE_SIZE = 50_000  # (version, user) -> precomputed top-N; versions are immutable, so no staleness
 MAX_SNAPSHOTS = 4  # live + versions pinned by experiment variants
 NO_MODEL = "no model is live yet: publish one (`nbrec publish --dataset synthetic`) and retry"
+# What a version whose stored tables are corrupt raises while loading (bad JSON, missing keys,
+# arrays of the wrong shape). Unlike a store outage it does not heal, so it is not retried.
+CORRUPT_DATA = (ValueError, KeyError, TypeError)
+log = logging.getLogger(__name__)
 
 
 class NotReady(RuntimeError):
@@ -70,6 +75,7 @@ class RecommendationService:
         self.live_version: str | None = None
         self._snapshots: dict[str, Snapshot] = {}
         self._unloadable: set[str] = set()  # pinned versions that failed to load, until refresh
+        self._corrupt: set[str] = set()  # versions whose tables cannot be read: never retried
         self._local = LocalCache(cache_size, seen_ttl)  # top-N lists, recently seen items
         self._checked = -math.inf
         self._lock = threading.Lock()
@@ -105,13 +111,25 @@ class RecommendationService:
             self._unloadable.clear()  # versions that failed to load get another try
             try:
                 live = self._store_call("live_version", self.store.live_version)
-                if live is not None and live != self.live_version:
-                    snapshot = self._snapshot(live)
+                if live is not None and live != self.live_version and live not in self._corrupt:
+                    snapshot = self._load_or_mark_corrupt(live)
                     self.live_version = live
                     self.metrics.set_live(live, snapshot.published_at)
-            except (StoreError, UnknownVersion):
+            except (StoreError, UnknownVersion, *CORRUPT_DATA):
                 pass  # keep serving the last known good version
             return self.live_version
+
+    def _load_or_mark_corrupt(self, version: str) -> Snapshot:
+        try:
+            return self._snapshot(version)
+        except CORRUPT_DATA as exc:
+            self._corrupt.add(version)
+            log.error(
+                "model version %s cannot be loaded from the feature store (%s: %s); still "
+                "serving %s. Publish it again under a new version.",
+                version, type(exc).__name__, exc, self.live_version,
+            )  # fmt: skip
+            raise
 
     def _snapshot(self, version: str) -> Snapshot:
         found = self._snapshots.get(version)
@@ -135,11 +153,16 @@ class RecommendationService:
         live = self._live_snapshot()
         route = self.router.route(user_id)
         pinned = route.model_version
-        if pinned is None or pinned == live.version or pinned in self._unloadable:
+        if (
+            pinned is None
+            or pinned == live.version
+            or pinned in self._unloadable
+            or pinned in self._corrupt
+        ):
             return route, live
         try:
-            return route, self._snapshot(pinned)
-        except (StoreError, UnknownVersion):
+            return route, self._load_or_mark_corrupt(pinned)
+        except (StoreError, UnknownVersion, *CORRUPT_DATA):
             # A pinned variant's version vanished (e.g. cleaned up): serve live, and ask the
             # store again after the next refresh rather than on every request of the variant.
             self._unloadable.add(pinned)
