@@ -75,6 +75,30 @@ def test_admin_endpoints_need_the_right_token(app, monkeypatch):
     assert client.post("/recommend", json={"user_id": "u0001"}).json()["model_version"] == "v2"
 
 
+def test_admin_action_with_the_store_down_is_503_and_changes_nothing(
+    tmp_path, item_knn, popularity, monkeypatch
+):
+    _token(monkeypatch, ADMIN_TOKEN)
+    monkeypatch.setenv("NBREC_MODEL_STORE_DIR", str(tmp_path / "models"))
+    with redis_server(tmp_path) as url:
+        store = open_store(url)
+        publish(item_knn, "v1", store)
+        publish(popularity, "v2", store)
+        service = RecommendationService(store, refresh_interval=0)
+        client = TestClient(ServingApp(service).app)
+        assert service.refresh() == "v2"
+        redis.Redis.from_url(url).shutdown(nosave=True)
+        auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        answer = client.post("/admin/rollback", headers=auth)
+        assert answer.status_code == 503, answer.text
+        assert (
+            "feature store unavailable" in answer.json()["error"]
+            and "live stays v2" in answer.json()["error"]
+        )
+        service.close()
+    get_settings.cache_clear()
+
+
 def test_tokens_are_compared_in_constant_time():
     source = (ROOT / "src/nbrec/serving/admin.py").read_text()
     assert "hmac.compare_digest(" in source and "== token" not in source

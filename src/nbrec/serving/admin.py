@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from nbrec.settings import get_settings
+from nbrec.store import StoreError
 
 if TYPE_CHECKING:
     from nbrec.serving.http import ServingApp
@@ -69,6 +70,10 @@ def admin_routes(app: ServingApp) -> list[Route]:
             return _error(422, f"invalid body: {exc.errors(include_url=False)[0]['msg']}")
         except KeyError as exc:  # unknown version (the message lists the registered ones)
             return _error(404, str(exc.args[0]))
+        except StoreError as exc:  # the store is down: retry later, nothing changed
+            return _error(
+                503, f"feature store unavailable: {exc}; live stays {service.live_version}"
+            )
         except (ValueError, RuntimeError) as exc:  # checksum mismatch, nothing to roll back, ...
             return _error(409, f"{type(exc).__name__}: {exc}; live stays {service.live_version}")
         logger.warning("admin %s: live is now %s", request.url.path, service.live_version)
