@@ -33,6 +33,8 @@ NO_MODEL = "no model is live yet: publish one (`nbrec publish --dataset syntheti
 # What a version whose stored tables are corrupt raises while loading (bad JSON, missing keys,
 # arrays of the wrong shape). Unlike a store outage it does not heal, so it is not retried.
 CORRUPT_DATA = (ValueError, KeyError, TypeError)
+# A version that fails to load with one of these leaves the last good one in service.
+KEEP_LAST_GOOD = (StoreError, UnknownVersion, *CORRUPT_DATA)
 log = logging.getLogger(__name__)
 
 
@@ -115,7 +117,7 @@ class RecommendationService:
                     snapshot = self._load_or_mark_corrupt(live)
                     self.live_version = live
                     self.metrics.set_live(live, snapshot.published_at)
-            except (StoreError, UnknownVersion, *CORRUPT_DATA):
+            except KEEP_LAST_GOOD:
                 pass  # keep serving the last known good version
             return self.live_version
 
@@ -162,7 +164,7 @@ class RecommendationService:
             return route, live
         try:
             return route, self._load_or_mark_corrupt(pinned)
-        except (StoreError, UnknownVersion, *CORRUPT_DATA):
+        except KEEP_LAST_GOOD:
             # A pinned variant's version vanished (e.g. cleaned up): serve live, and ask the
             # store again after the next refresh rather than on every request of the variant.
             self._unloadable.add(pinned)
