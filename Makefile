@@ -10,7 +10,7 @@ NBREC_DATA_DIR ?= var/data
 export NBREC_DATA_DIR
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-all lint format notebooks leaderboard clean observe report publish serve bench-serving
+.PHONY: help install demo test test-all lint format docs docs-serve notebooks leaderboard clean observe report publish serve schedule bench-serving bench-load
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -35,13 +35,19 @@ test: install ## run the test suite (everything but tests marked slow)
 test-all: install ## run every test, slow ones included
 	$(BIN)/pytest -m ""
 
-lint: install ## ruff check and format check (code and notebooks)
+lint: install docs ## ruff check and format check (code and notebooks), and the docs build
 	$(BIN)/ruff check src tests notebooks flows bentos benchmarks
 	$(BIN)/ruff format --check src tests notebooks flows bentos benchmarks
 
 format: install ## ruff format and fix in place
 	$(BIN)/ruff check --fix src tests notebooks flows bentos benchmarks
 	$(BIN)/ruff format src tests notebooks flows bentos benchmarks
+
+docs: install ## build the docs site with mkdocs --strict into var/site (a broken link fails)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+docs-serve: install ## the docs site, live, on http://127.0.0.1:8000
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
 
 notebooks: install ## execute every notebook with papermill into var/notebooks (HTML too)
 	$(BIN)/nbrec notebooks run
@@ -54,6 +60,9 @@ publish: install ## fit a model and publish it to the feature store, live (DATAS
 
 serve: install ## the BentoML recommendation service on localhost:3000 (PORT=; publish first)
 	$(BIN)/nbrec serve --port $${PORT:-3000}
+
+schedule: install ## daily retraining, hourly monitoring and report on Prefect schedules, until Ctrl-C
+	$(PY) flows/serve.py
 
 bench-serving: install ## load-test bare Starlette, bare BentoML and nbrec (SQLite, Redis) with wrk
 	$(PY) benchmarks/serving/bench_serving.py
