@@ -3,7 +3,7 @@
 ``python -m tests.reliability.interrupted_publish STORE_URL VERSION MARKER``: fits the
 popularity model on the small synthetic data, starts ``publish`` and, once some of the version's
 rows are written, touches MARKER and sleeps (the test kills the process there). The pause is
-injected at the storage client (a Redis HSET, an SQLite statement), not in nbrec's code.
+injected at the storage client (a Redis pipeline's round trip, an SQLite statement), not in nbrec's code.
 """
 
 from __future__ import annotations
@@ -35,15 +35,17 @@ def main(url: str, version: str, marker: Path) -> None:
     model = make_model("popularity").fit(data.interactions, data.items, data.users)
     store = open_store(url)
     if store.backend == "redis":
-        hset = store._r.hset
-        step = pause_after(2, marker)  # after the first chunk of recs
+        from redis.client import Pipeline
 
-        def slow_hset(*args, **kwargs):
-            result = hset(*args, **kwargs)
+        execute = Pipeline.execute
+        step = pause_after(1, marker)  # after the first batch of recs
+
+        def slow_execute(self, *args, **kwargs):
+            result = execute(self, *args, **kwargs)
             step()
             return result
 
-        store._r.hset = slow_hset
+        Pipeline.execute = slow_execute
     else:
         step = pause_after(3, marker)
         store._db.set_trace_callback(

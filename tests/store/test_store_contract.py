@@ -207,3 +207,14 @@ def test_a_version_made_live_while_being_deleted_is_never_left_dangling(store):
             thread.join(10)
         live = store.live_version()
         assert store.version_info(live) is not None, f"live pointer names deleted {live!r}"
+
+
+def test_many_users_read_back_in_batches_in_their_order(store):
+    """The pipeline's read-back: every user's list (or None), in the order asked, duplicates too."""
+    store.write_version("v1", tables("v1", n_users=40))
+    asked = ["u7", "ghost", "u0", "u39", "u7"]
+    assert store.user_recs_many("v1", asked) == [store.user_recs("v1", u) for u in asked]
+    assert store.user_recs_many("v1", asked)[1] is None
+    assert store.user_recs_many("v1", []) == []
+    everyone = [f"u{n}" for n in range(40)]
+    assert store.user_recs_many("v1", everyone) == [(["v1-a", "v1-b"], [2.0, 1.0])] * 40

@@ -31,14 +31,17 @@ def publish_version(
 
 
 def published_recs(store: FeatureStore, version: str, user_ids, k: int) -> pd.DataFrame:
-    """Read the top-k of each user back from the store, as a recommendations frame."""
+    """Read the top-k of each user back from the store, as a recommendations frame.
+
+    One batched read (a round trip per few thousand users), not one call per user.
+    """
+    users = [str(user) for user in user_ids]
     rows = []
-    for user in user_ids:
-        ranked = store.user_recs(version, str(user))
+    for user, ranked in zip(users, store.user_recs_many(version, users), strict=True):
         if ranked is None:
             continue
         items, scores = ranked
-        rows += [(str(user), item, float(score), rank)
+        rows += [(user, item, float(score), rank)
                  for rank, (item, score) in enumerate(zip(items[:k], scores[:k], strict=True), 1)]  # fmt: skip
     return pd.DataFrame(rows, columns=[USER_COL, ITEM_COL, SCORE_COL, RANK_COL])
 

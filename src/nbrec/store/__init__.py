@@ -1,7 +1,8 @@
 """Feature store: precomputed recommendations, vectors and counters, looked up at request time.
 
 ``open_store(url)`` picks the backend: "" / None -> SQLite file under ``var/`` (embedded
-default), ``sqlite:///path/to/file.db``, or ``redis://host:port/db``.
+default), ``sqlite:///path/to/file.db``, ``redis://host:port/db`` (one Redis server) or
+``redis+cluster://host:port`` (any node of a Redis Cluster).
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ __all__ = [
 ]
 
 
+# Checked here, not by importing redis: the SQLite default never imports the Redis client.
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://")
+
+
 def default_sqlite_path() -> Path:
     return get_settings().var_dir / "store" / "features.db"
 
@@ -45,11 +50,11 @@ def open_store(url: str | None = None, request_timeout: float | None = None) -> 
         from nbrec.store.sqlite import SQLiteStore
 
         return SQLiteStore(url.removeprefix("sqlite:///") or default_sqlite_path())
-    if url.startswith(("redis://", "rediss://", "unix://")):
+    if url.startswith(REDIS_SCHEMES):
         from nbrec.store.redis_store import RedisStore
 
         return RedisStore(url, request_timeout=request_timeout)
     raise ValueError(
         f"unsupported store URL {url!r}: use '' (SQLite under var/), 'sqlite:///path/file.db' "
-        "or 'redis://host:port/db' (NBREC_STORE_URL)"
+        "'redis://host:port/db' or 'redis+cluster://host:port' (NBREC_STORE_URL)"
     )

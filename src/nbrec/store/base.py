@@ -11,6 +11,7 @@ Nothing is pickled: ranked lists and metadata are JSON, vectors raw little-endia
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -101,7 +102,7 @@ def embeddings_from_blobs(blobs: dict[str, bytes | None]) -> StoredEmbeddings | 
 class FeatureStore(Protocol):
     """What the service and the pipeline need from a store; SQLite and Redis implement it."""
 
-    backend: str  # "sqlite" | "redis", a metrics label
+    backend: str  # "sqlite" | "redis" (one server or a cluster), a metrics label
 
     # -- versions and the live pointer ------------------------------------------------------
     def write_version(self, version: str, tables: VersionTables) -> None: ...
@@ -115,6 +116,10 @@ class FeatureStore(Protocol):
 
     # -- reads of one version ---------------------------------------------------------------
     def user_recs(self, version: str, user_id: str) -> Ranked | None: ...
+    def user_recs_many(self, version: str, user_ids: Sequence[str]) -> list[Ranked | None]:
+        """``user_recs`` of many users in batches (one round trip each), in their order."""
+        ...
+
     def user_view(self, version: str, user_id: str) -> tuple[Ranked | None, list[str]]: ...
     def popular(self, version: str) -> Ranked: ...
     def similar(self, version: str, item_id: str) -> Ranked | None: ...

@@ -1,20 +1,22 @@
-"""Redis feature store: the production backend (``NBREC_STORE_URL=redis://host:port/db``).
+"""Redis feature store: the production backend, on one Redis or a Redis Cluster.
 
-Keys (prefix ``nbrec``): ``versions`` (zset: complete versions by creation time),
-``v:<version>:info|recs|sim|meta|blob`` (hashes), ``live`` (string), ``live_history`` (list),
-``seen:<user>`` (list, newest first), ``counters:<namespace>`` (hash, HINCRBY/HINCRBYFLOAT).
-A version is written fully before it is added to ``versions``; ``set_live`` then flips the
-pointer in a WATCH/MULTI transaction, so readers never see half a version.
+``NBREC_STORE_URL=redis://host:port/db`` (one server) or ``redis+cluster://host:port`` (any node
+of a cluster). The key layout (``nbrec.store.redis_keys``) is the same for both: per-user data
+spread over bucket hashes, the live pointer, version list and counters in one hash-tagged slot.
+A version is written fully before it is added to the version list; ``set_live`` then flips the
+pointer in a WATCH/MULTI transaction on that slot, so readers never see half a version.
+Bulk reads and writes go in pipelines of ``BATCH`` entries: one round trip per batch (per node
+of a cluster; redis-py's cluster pipeline groups the commands by node), never one per user.
 """
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from nbrec.store.base import (
     HISTORY_LENGTH,
@@ -31,14 +33,29 @@ from nbrec.store.base import (
     loads,
     ranked_from_json,
 )
+from nbrec.store.redis_clients import REDIS_ERRORS, RedisClients, redact
+from nbrec.store.redis_keys import KeyLayout
 
-CHUNK = 2_000
-KINDS = ("recs", "sim", "meta", "blob", "info")
+BATCH = 2_000  # hash fields written per round trip (a top-100 list is ~2.5 kB)
+READ_BATCH = 10_000  # users read per round trip
 EMB_KEYS = ("emb_header", "emb_items", "emb_bias", "emb_features")
 
 
+def store_errors(method):
+    """Redis and cluster errors of ``method`` as ``StoreError`` naming the store."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except REDIS_ERRORS as exc:
+            raise StoreError(f"Redis store {self.url}: {exc}") from exc
+
+    return wrapper
+
+
 class RedisStore:
-    """``FeatureStore`` on a Redis server."""
+    """``FeatureStore`` on a Redis server or a Redis Cluster."""
 
     backend = "redis"
 
@@ -47,180 +64,208 @@ class RedisStore:
         request_timeout: float | None = None,
     ):  # fmt: skip
         self.url = redact(url)  # messages and reprs never carry the password
-        self.prefix = prefix
+        self.keys = KeyLayout(prefix)
         # Short timeouts: a slow store must turn into a fallback answer, not a hung request.
-        self._r = redis.Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=30
-        )
-        # The request path's reads and writes have their own client with the time budget
-        # (NBREC_STORE_TIMEOUT_MS) and no retries: redis-py retries 3 times by default, which
-        # would multiply the budget. Bulk calls (publish, snapshots) keep ``timeout``.
-        self._fast = self._r
-        if request_timeout is not None:
-            self._fast = redis.Redis.from_url(
-                url, socket_timeout=request_timeout, socket_connect_timeout=request_timeout,
-                retry=Retry(NoBackoff(), 0), health_check_interval=30,
-            )  # fmt: skip
-
-    def _k(self, *parts: str) -> str:
-        return ":".join((self.prefix, *parts))
-
-    def _call(self, func, *args):
-        """``func(*args)`` with Redis errors as ``StoreError`` (a pipeline's I/O is its
-        ``execute``: queueing commands on it talks to nobody)."""
-        try:
-            return func(*args)
-        except redis.RedisError as exc:
-            raise StoreError(f"Redis store {self.url}: {exc}") from exc
+        self.clients = RedisClients(url, timeout, request_timeout)
+        self.cluster = self.clients.cluster
 
     # -- versions ---------------------------------------------------------------------------
+    @store_errors
     def write_version(self, version: str, tables: VersionTables) -> None:
         check_version_name(version)
-        if self._call(self._r.zscore, self._k("versions"), version) is not None:
+        r, keys = self.clients.bulk, self.keys
+        if r.zscore(keys.versions, version) is not None:
             raise ValueError(f"version {version!r} already exists; publish under a new version")
         blobs: dict[str, bytes] = {"popular": dumps(tables.popular)}
         if tables.embeddings is not None:
             blobs.update(embeddings_to_blobs(tables.embeddings))
-        hashes = {
-            "recs": {u: dumps(r) for u, r in tables.user_recs.items()},
-            "sim": {i: dumps(r) for i, r in tables.similar.items()},
-            "meta": {i: dumps(m) for i, m in tables.item_meta.items()},
-            "blob": blobs,
-            "info": {"info": dumps(tables.info)},
-        }
-        try:
-            self._r.delete(*(self._k("v", version, kind) for kind in KINDS))
-            for kind, mapping in hashes.items():
-                items = list(mapping.items())
-                for lo in range(0, len(items), CHUNK):
-                    self._r.hset(self._k("v", version, kind), mapping=dict(items[lo : lo + CHUNK]))
-            self._r.zadd(self._k("versions"), {version: time.time()})
-        except redis.RedisError as exc:
-            raise StoreError(f"Redis store {self.url}: writing {version!r} failed: {exc}") from exc
+        # Marked as being written first: if this publish dies half-way, the next write of the
+        # version finds the mark and clears what was left behind (2k keys: only then).
+        if not r.sadd(keys.writing, version):
+            self._unlink(keys.all_of_version(version))
+        self._hset_batches(self._bucketed(version, "recs", tables.user_recs))
+        self._hset_batches(self._bucketed(version, "sim", tables.similar))
+        meta = {i: dumps(m) for i, m in tables.item_meta.items()}
+        self._hset_batches([(keys.version(version, "meta"), meta),
+                            (keys.version(version, "blob"), blobs),
+                            (keys.version(version, "info"), {"info": dumps(tables.info)})])  # fmt: skip
+        with r.pipeline(transaction=True) as pipe:  # complete, and no longer being written
+            pipe.zadd(keys.versions, {version: time.time()})
+            pipe.srem(keys.writing, version)
+            pipe.execute()
 
+    def _bucketed(self, version: str, kind: str, table: dict[str, Any]):
+        for key, ids in self.keys.group(version, kind, table).items():
+            yield key, {i: dumps(table[i]) for i in ids}
+
+    def _hset_batches(self, mappings: Iterable[tuple[str, dict]]) -> None:
+        """HSET every (key, mapping), ``BATCH`` fields per pipeline round trip."""
+        pipe, queued = self.clients.bulk.pipeline(transaction=False), 0
+        for key, mapping in mappings:
+            items = list(mapping.items())  # an empty mapping queues nothing (HSET would refuse it)
+            for lo in range(0, len(items), BATCH):
+                part = dict(items[lo : lo + BATCH])
+                pipe.hset(key, mapping=part)
+                queued += len(part)
+                if queued >= BATCH:
+                    pipe.execute()
+                    queued = 0
+        if queued:
+            pipe.execute()
+
+    def _unlink(self, keys: list[str]) -> None:
+        # One UNLINK per key in a pipeline: a cluster refuses multi-key commands across slots.
+        pipe = self.clients.bulk.pipeline(transaction=False)
+        for key in keys:
+            pipe.unlink(key)
+        pipe.execute()
+
+    @store_errors
     def set_live(self, version: str) -> None:
-        live_key, history_key = self._k("live"), self._k("live_history")
-        versions_key = self._k("versions")
-        try:
-            with self._r.pipeline() as pipe:
-                while True:
-                    try:
-                        # Watching the version list too: a delete_version of this version
-                        # between the check and the flip makes the flip retry (and refuse).
-                        pipe.watch(live_key, versions_key)
-                        if pipe.zscore(versions_key, version) is None:
-                            raise ValueError(
-                                f"cannot make {version!r} live: no complete version by that name"
-                            )
-                        current = pipe.get(live_key)
-                        pipe.multi()
-                        pipe.set(live_key, version)
-                        if current is not None and current.decode() != version:
-                            pipe.lpush(history_key, current)
-                            pipe.ltrim(history_key, 0, HISTORY_LENGTH - 1)
-                        pipe.execute()
-                        return
-                    except redis.WatchError:
-                        continue  # another publisher flipped it meanwhile: retry on the new state
-        except redis.RedisError as exc:
-            raise StoreError(f"Redis store {self.url}: {exc}") from exc
+        keys = self.keys
+        with self.clients.bulk.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    # Watching the version list too: a delete_version of this version between
+                    # the check and the flip makes the flip retry (and refuse).
+                    pipe.watch(keys.live, keys.versions)
+                    if pipe.zscore(keys.versions, version) is None:
+                        raise ValueError(
+                            f"cannot make {version!r} live: no complete version by that name"
+                        )
+                    current = pipe.get(keys.live)
+                    pipe.multi()
+                    pipe.set(keys.live, version)
+                    if current is not None and current.decode() != version:
+                        pipe.lpush(keys.live_history, current)
+                        pipe.ltrim(keys.live_history, 0, HISTORY_LENGTH - 1)
+                    pipe.execute()
+                    return
+                except redis.WatchError:
+                    continue  # another publisher flipped it meanwhile: retry on the new state
 
+    @store_errors
     def live_version(self) -> str | None:
-        value = self._call(self._fast.get, self._k("live"))
+        value = self.clients.fast.get(self.keys.live)
         return value.decode() if value is not None else None
 
+    @store_errors
     def live_history(self) -> list[str]:
-        values = self._call(self._r.lrange, self._k("live_history"), 0, HISTORY_LENGTH - 1)
+        values = self.clients.bulk.lrange(self.keys.live_history, 0, HISTORY_LENGTH - 1)
         return [v.decode() for v in values]
 
+    @store_errors
     def list_versions(self) -> list[str]:
-        return [v.decode() for v in self._call(self._r.zrevrange, self._k("versions"), 0, -1)]
+        return [v.decode() for v in self.clients.bulk.zrevrange(self.keys.versions, 0, -1)]
 
+    @store_errors
     def version_info(self, version: str) -> dict[str, Any] | None:
-        raw = self._call(self._r.hget, self._k("v", version, "info"), "info")
+        raw = self.clients.bulk.hget(self.keys.version(version, "info"), "info")
         return loads(raw) if raw is not None else None
 
+    @store_errors
     def delete_version(self, version: str) -> None:
-        live_key = self._k("live")
-        try:
-            with self._r.pipeline() as pipe:
-                while True:
-                    try:
-                        # The live check and the delete in one WATCH/MULTI: a set_live of this
-                        # version in between makes the delete retry (and refuse).
-                        pipe.watch(live_key)
-                        if pipe.get(live_key) == version.encode():
-                            raise ValueError(
-                                f"cannot delete {version!r}: it is live; "
-                                "make another version live first"
-                            )
-                        pipe.multi()
-                        # Out of the version list first: nobody starts reading a half-deleted one.
-                        pipe.zrem(self._k("versions"), version)
-                        pipe.delete(*(self._k("v", version, kind) for kind in KINDS))
-                        pipe.execute()
-                        return
-                    except redis.WatchError:
-                        continue
-        except redis.RedisError as exc:
-            raise StoreError(f"Redis store {self.url}: {exc}") from exc
+        keys = self.keys
+        with self.clients.bulk.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    # The live check and the removal from the version list in one WATCH/MULTI:
+                    # a set_live of this version in between makes the delete retry (and refuse).
+                    pipe.watch(keys.live)
+                    if pipe.get(keys.live) == version.encode():
+                        raise ValueError(
+                            f"cannot delete {version!r}: it is live; make another version live first"
+                        )
+                    pipe.multi()
+                    pipe.zrem(keys.versions, version)
+                    pipe.execute()
+                    break
+                except redis.WatchError:
+                    continue
+        # Out of the version list first: nobody starts reading a half-deleted version, and
+        # set_live refuses it. Its data keys sit in other slots, so they go afterwards.
+        self._unlink(keys.all_of_version(version))
 
     def cleanup(self, keep: int = 3) -> list[str]:
         return cleanup_versions(self, keep)
 
     # -- reads ------------------------------------------------------------------------------
+    @store_errors
     def user_recs(self, version: str, user_id: str) -> Ranked | None:
-        return ranked_from_json(self._call(self._fast.hget, self._k("v", version, "recs"), user_id))
+        key = self.keys.bucketed(version, "recs", user_id)
+        return ranked_from_json(self.clients.fast.hget(key, user_id))
 
+    @store_errors
+    def user_recs_many(self, version: str, user_ids: Sequence[str]) -> list[Ranked | None]:
+        found: dict[str, Ranked | None] = {}
+        for lo in range(0, len(user_ids), READ_BATCH):
+            groups = self.keys.group(version, "recs", user_ids[lo : lo + READ_BATCH])
+            pipe = self.clients.bulk.pipeline(transaction=False)
+            for key, users in groups.items():
+                pipe.hmget(key, users)
+            for users, values in zip(groups.values(), pipe.execute(), strict=True):
+                found.update(zip(users, map(ranked_from_json, values), strict=True))
+        return [found[u] for u in user_ids]
+
+    @store_errors
     def user_view(self, version: str, user_id: str) -> tuple[Ranked | None, list[str]]:
-        # One round trip for both: the request path's only store call.
-        pipe = self._fast.pipeline(transaction=False)
-        pipe.hget(self._k("v", version, "recs"), user_id)
-        pipe.lrange(self._k("seen", user_id), 0, RECENT_SEEN - 1)
-        raw, seen = self._call(pipe.execute)
+        # One round trip for both (the request path's only store call): the user's bucket and
+        # seen list share a hash tag, so on a cluster they are on the same node too.
+        pipe = self.clients.fast.pipeline(transaction=False)
+        pipe.hget(self.keys.bucketed(version, "recs", user_id), user_id)
+        pipe.lrange(self.keys.seen(user_id), 0, RECENT_SEEN - 1)
+        raw, seen = pipe.execute()
         return ranked_from_json(raw), [s.decode() for s in seen]
 
+    @store_errors
     def popular(self, version: str) -> Ranked:
-        raw = self._call(self._r.hget, self._k("v", version, "blob"), "popular")
+        raw = self.clients.bulk.hget(self.keys.version(version, "blob"), "popular")
         return ranked_from_json(raw) or ([], [])
 
+    @store_errors
     def similar(self, version: str, item_id: str) -> Ranked | None:
-        return ranked_from_json(self._call(self._fast.hget, self._k("v", version, "sim"), item_id))
+        key = self.keys.bucketed(version, "sim", item_id)
+        return ranked_from_json(self.clients.fast.hget(key, item_id))
 
+    @store_errors
     def item_meta(self, version: str, item_ids: list[str] | None = None) -> dict[str, dict]:
-        key = self._k("v", version, "meta")
+        key, r = self.keys.version(version, "meta"), self.clients.bulk
         if item_ids is None:
-            raw = self._call(self._r.hgetall, key)
-            return {k.decode(): loads(v) for k, v in raw.items()}
-        values = self._call(self._r.hmget, key, item_ids) if item_ids else []
+            return {k.decode(): loads(v) for k, v in r.hgetall(key).items()}
+        values = r.hmget(key, item_ids) if item_ids else []
         return {i: loads(v) for i, v in zip(item_ids, values, strict=True) if v is not None}
 
+    @store_errors
     def item_vectors(self, version: str) -> StoredEmbeddings | None:
-        values = self._call(self._r.hmget, self._k("v", version, "blob"), list(EMB_KEYS))
+        values = self.clients.bulk.hmget(self.keys.version(version, "blob"), list(EMB_KEYS))
         return embeddings_from_blobs(dict(zip(EMB_KEYS, values, strict=True)))
 
     # -- recently seen, counters ------------------------------------------------------------
+    @store_errors
     def add_seen(self, user_id: str, item_id: str) -> None:
-        key = self._k("seen", user_id)
-        pipe = self._fast.pipeline(transaction=True)
+        key = self.keys.seen(user_id)
+        pipe = self.clients.fast.pipeline(transaction=True)
         pipe.lrem(key, 0, item_id)
         pipe.lpush(key, item_id)
         pipe.ltrim(key, 0, RECENT_SEEN - 1)
-        self._call(pipe.execute)
+        pipe.execute()
 
+    @store_errors
     def recent_seen(self, user_id: str) -> list[str]:
-        values = self._call(self._fast.lrange, self._k("seen", user_id), 0, RECENT_SEEN - 1)
+        values = self.clients.fast.lrange(self.keys.seen(user_id), 0, RECENT_SEEN - 1)
         return [v.decode() for v in values]
 
+    @store_errors
     def incr_counter(self, namespace: str, arm: str, pulls: int = 0, rewards: float = 0) -> None:
-        key = self._k("counters", namespace)
-        pipe = self._r.pipeline(transaction=True)
+        key = self.keys.counters(namespace)
+        pipe = self.clients.bulk.pipeline(transaction=True)
         pipe.hincrby(key, f"{arm}\tpulls", int(pulls))
         pipe.hincrbyfloat(key, f"{arm}\trewards", float(rewards))
-        self._call(pipe.execute)
+        pipe.execute()
 
+    @store_errors
     def counters(self, namespace: str) -> dict[str, tuple[int, float]]:
-        raw = self._call(self._r.hgetall, self._k("counters", namespace))
+        raw = self.clients.bulk.hgetall(self.keys.counters(namespace))
         out: dict[str, list] = {}
         for field, value in raw.items():
             arm, _, what = field.decode().rpartition("\t")
@@ -234,26 +279,12 @@ class RedisStore:
     # -- lifecycle --------------------------------------------------------------------------
     def ping(self) -> bool:
         try:
-            return bool(self._fast.ping())
-        except redis.RedisError:
+            return self.clients.ping()
+        except REDIS_ERRORS:
             return False
 
     def close(self) -> None:
-        self._r.close()
-        if self._fast is not self._r:
-            self._fast.close()
+        self.clients.close()
 
     def __repr__(self) -> str:
         return f"RedisStore({self.url!r})"
-
-
-def redact(url: str) -> str:
-    """``url`` with its password (and user name) replaced by ``***``."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password is None and parts.username is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS counters (namespace TEXT, arm TEXT, pulls INTEGER, re
                                      PRIMARY KEY (namespace, arm)) WITHOUT ROWID;
 """
 CHUNK = 5_000
+READ_BATCH = 900  # users per query (bound parameters; SQLite's limit is 32766)
 
 
 class SQLiteStore:
@@ -188,6 +189,17 @@ class SQLiteStore:
 
     def user_recs(self, version: str, user_id: str) -> Ranked | None:
         return ranked_from_json(self._get(version, "recs", user_id))
+
+    def user_recs_many(self, version: str, user_ids: Sequence[str]) -> list[Ranked | None]:
+        found: dict[str, bytes] = {}
+        for lo in range(0, len(user_ids), READ_BATCH):
+            batch = list(dict.fromkeys(user_ids[lo : lo + READ_BATCH]))
+            marks = ",".join("?" * len(batch))
+            found.update(self._query(
+                f"SELECT key, value FROM kv WHERE version = ? AND kind = 'recs' AND key IN ({marks})",
+                (version, *batch),
+            ))  # fmt: skip
+        return [ranked_from_json(found.get(u)) for u in user_ids]
 
     def user_view(self, version: str, user_id: str) -> tuple[Ranked | None, list[str]]:
         return self.user_recs(version, user_id), self.recent_seen(user_id)

@@ -1,0 +1,121 @@
+"""The Redis store's connections: a single Redis or a Redis Cluster, built from a store URL.
+
+``redis://host:port/db`` (or ``rediss://``, ``unix://``) is one server; ``redis+cluster://host:port``
+(or ``rediss+cluster://``) is any node of a Redis Cluster, from which redis-py's ``RedisCluster``
+discovers the others and follows failovers and slot moves.
+
+Each store has two clients: the *bulk* client (publish, snapshots, admin: a second-long timeout
+and redis-py's retries) and the *fast* client of the request path (``NBREC_STORE_TIMEOUT_MS``,
+no retries: a retry would multiply the time budget). A cluster client talks to the cluster as
+soon as it is built, so both are built on first use: opening a store never connects.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException
+from redis.retry import Retry
+
+CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+SINGLE_SCHEMES = ("redis", "rediss", "unix")
+# Everything redis-py raises when a store cannot answer (RedisClusterException is not a
+# RedisError: e.g. "all slots are not covered" while a cluster fails over).
+REDIS_ERRORS = (redis.RedisError, RedisClusterException)
+
+Client = redis.Redis | RedisCluster
+
+
+def is_cluster_url(url: str) -> bool:
+    return urlsplit(url).scheme in CLUSTER_SCHEMES
+
+
+def is_redis_url(url: str) -> bool:
+    scheme = urlsplit(url).scheme
+    return scheme in SINGLE_SCHEMES or scheme in CLUSTER_SCHEMES
+
+
+def redact(url: str) -> str:
+    """``url`` with its password (and user name) replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None and parts.username is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _cluster_node_url(url: str) -> str:
+    """The plain URL of the node named in a ``redis+cluster://`` URL (what redis-py parses)."""
+    parts = urlsplit(url)
+    if parts.path not in ("", "/", "/0"):
+        raise ValueError(
+            f"invalid Redis Cluster URL {redact(url)!r}: a cluster has no databases; "
+            "use redis+cluster://host:port"
+        )
+    return urlunsplit(parts._replace(scheme=CLUSTER_SCHEMES[parts.scheme], path=""))
+
+
+class RedisClients:
+    """The bulk and the fast client of one store URL, built on first use."""
+
+    def __init__(self, url: str, timeout: float = 1.0, request_timeout: float | None = None):
+        self.cluster = is_cluster_url(url)
+        self._url = _cluster_node_url(url) if self.cluster else url
+        self._timeout = timeout
+        self._request_timeout = request_timeout
+        self._bulk: Client | None = None
+        self._fast: Client | None = None
+        self._lock = threading.Lock()
+
+    def _build(self, timeout: float, retries: bool) -> Client:
+        options: dict[str, Any] = {
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+            "health_check_interval": 30,
+        }
+        if not retries:
+            options["retry"] = Retry(NoBackoff(), 0)
+        if self.cluster:
+            return RedisCluster.from_url(self._url, **options)
+        return redis.Redis.from_url(self._url, **options)
+
+    @property
+    def bulk(self) -> Client:
+        client = self._bulk
+        if client is None:
+            with self._lock:
+                if self._bulk is None:
+                    self._bulk = self._build(self._timeout, retries=True)
+                client = self._bulk
+        return client
+
+    @property
+    def fast(self) -> Client:
+        client = self._fast
+        if client is None:
+            if self._request_timeout is None:
+                return self.bulk
+            with self._lock:
+                if self._fast is None:
+                    self._fast = self._build(self._request_timeout, retries=False)
+                client = self._fast
+        return client
+
+    def ping(self) -> bool:
+        """True if every master answers (a cluster), or the server does."""
+        client = self.fast
+        if self.cluster:
+            return bool(client.ping(target_nodes=RedisCluster.PRIMARIES))
+        return bool(client.ping())
+
+    def close(self) -> None:
+        with self._lock:
+            for client in {id(c): c for c in (self._bulk, self._fast) if c is not None}.values():
+                client.close()
+            self._bulk = self._fast = None
