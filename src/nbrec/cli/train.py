@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import typer
 
 from nbrec.cli.common import console, user_errors
@@ -39,12 +41,15 @@ def train(
     Exit 0: a version is live. 3: the gate rejected the candidate (production unchanged).
     4: the data failed validation (the message names the expectations and the report).
     """
+    from nbrec.data.schema import DataError
     from nbrec.pipeline.flows import load_flow_module
     from nbrec.validation import ValidationFailed
 
+    flows = load_flow_module("training")  # imports Prefect, which sets up its logging
+    _without_tracebacks((ValidationFailed, DataError))
     names = None if notebooks is None else [n.strip() for n in notebooks.split(",") if n.strip()]
     try:
-        result = load_flow_module("training").run_training(
+        result = flows.run_training(
             dataset=dataset, model=model, k=k, notebooks=names, tune=tune, margin=margin,
             tolerance=tolerance, top_n=top_n,
         )  # fmt: skip
@@ -61,3 +66,30 @@ def train(
         f"[green]live:[/green] {result['version']} ({result['model']}): {result['reason']}",
         soft_wrap=True,
     )
+
+
+class _DropTraceback(logging.Filter):
+    """Keep the log line of an expected error (bad data), drop its traceback."""
+
+    def __init__(self, expected: tuple[type[BaseException], ...]) -> None:
+        super().__init__()
+        self.expected = expected
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], self.expected):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _without_tracebacks(expected: tuple[type[BaseException], ...]) -> None:
+    """Prefect logs every failed task and flow with its traceback; for bad data the user needs
+    the one clear message this command prints, not a screenful of Prefect internals."""
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", []):
+            if isinstance(handler, PrefectConsoleHandler) and not any(
+                isinstance(f, _DropTraceback) for f in handler.filters
+            ):
+                handler.addFilter(_DropTraceback(expected))

@@ -23,6 +23,7 @@ from nbrec.constants import (
     TIMESTAMP_COL,
     USER_COL,
 )
+from nbrec.data.schema import DataError
 
 SPLITS = ("stratified", "temporal", "leave-last")
 
@@ -123,12 +124,36 @@ def split(
         raise ValueError(f"unknown split {method!r}; choose one of {', '.join(SPLITS)}")
 
     train, test = cut(df, test_ratio, 0)
+    _refuse_empty(df, train, test, method)
     sub_train = val = None
     if validation:
         sub_train, val = cut(train, validation_ratio, 1)
+        _refuse_empty(train, sub_train, val, method, "validation split of train")
     protocol = {"split": method, "seed": seed, "test_ratio": test_ratio}
     if validation:
         protocol["validation_ratio"] = validation_ratio
     if method == "leave-last":
         protocol["n"] = n
     return Split(train, test, sub_train, val, protocol)
+
+
+def _refuse_empty(
+    df: pd.DataFrame, train: pd.DataFrame, test: pd.DataFrame, method: str, what: str = "split"
+) -> None:
+    """A split with an empty part cannot fit or score anything: say why, in the data's terms."""
+    if len(train) and len(test):
+        return
+    n_users = df[USER_COL].nunique()
+    if method == "temporal" and len(df) and df[TIMESTAMP_COL].nunique() == 1:
+        raise DataError(
+            f"all {len(df)} interactions have the same timestamp ({df[TIMESTAMP_COL].iloc[0]}; "
+            "a file without a timestamp column puts every event at 1970-01-01), so a temporal "
+            "split has nothing before its cutoff: use --split stratified or leave-last, or give "
+            "the events their real times"
+        )
+    part = ("train" if len(test) else "test") if what == "split" else "validation"
+    raise DataError(
+        f"the {method} {what} of {len(df)} interaction(s) from {n_users} user(s) leaves the "
+        f"{part} part empty: a split needs users with at least two interactions"
+        + (" at different times" if method == "temporal" else "")
+    )

@@ -15,6 +15,7 @@ import pandas as pd
 
 from nbrec.constants import ITEM_COL, USER_COL
 from nbrec.data import load_dataset
+from nbrec.data.files import read_table
 from nbrec.data.schema import Dataset, coerce_interactions, coerce_side_table
 from nbrec.settings import get_settings
 
@@ -70,10 +71,8 @@ def read_raw(name: str, data_dir: str | Path | None = None) -> tuple[str, dict[s
     if path.is_dir() and (path / "interactions.parquet").is_file():
         files = {t: path / f"{t}.parquet" for t in TABLES}
         return path.name, {t: pd.read_parquet(f) for t, f in files.items() if f.is_file()}
-    if path.is_file() and path.suffix.lower() in {".parquet", ".pq"}:
-        return path.stem, {"interactions": pd.read_parquet(path)}
-    if path.is_file() and path.suffix.lower() == ".csv":
-        return path.stem, {"interactions": pd.read_csv(path)}
+    if path.suffix.lower() in {".parquet", ".pq", ".csv"}:
+        return path.stem, {"interactions": read_table(path)}
     dataset = load_dataset(name, data_dir)
     tables = {t: getattr(dataset, t) for t in TABLES if getattr(dataset, t) is not None}
     return dataset.name, tables
