@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -15,9 +16,10 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("var/data")
     var_dir: Path = Path("var")
-    store_url: str = ""  # "" -> SQLite under var/; "redis://host:port/db" -> Redis
+    # "" -> SQLite under var/; "redis://host:port/db" -> Redis. Secrets stay out of reprs.
+    store_url: str = Field("", repr=False)
     log_dir: Path | None = None  # None -> var/logs
-    admin_token: str | None = None
+    admin_token: str | None = Field(None, repr=False)
     seed: int = 42
     # Training pipeline (flows/training.py)
     train_model: str = "auto"  # a model name, "a,b", or "auto" (every registered model but random)
@@ -39,7 +41,9 @@ class Settings(BaseSettings):
     store_timeout_ms: float = 20.0  # time budget of one feature-store call on the request path
     store_retry_after: float = 1.0  # seconds a failed store is skipped (fallback) before a retry
     log_user_ids: str = "plain"  # user ids in RR logs: "plain" | "hash" (salted sha256) | "drop"
-    log_user_salt: str = ""  # salt of the hashed user ids (keep it secret and stable)
+    log_user_salt: str = Field(
+        "", repr=False
+    )  # salt of the hashed user ids (keep it secret and stable)
     # Experiments (nbrec.experiments): the folder of experiments/*.yaml the router reads
     experiments_dir: Path = Path("experiments")
 

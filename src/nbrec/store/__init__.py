@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nbrec.redaction import redact_url
 from nbrec.settings import get_settings
 from nbrec.store.base import (
     FeatureStore,
@@ -55,6 +56,6 @@ def open_store(url: str | None = None, request_timeout: float | None = None) -> 
 
         return RedisStore(url, request_timeout=request_timeout)
     raise ValueError(
-        f"unsupported store URL {url!r}: use '' (SQLite under var/), 'sqlite:///path/file.db' "
+        f"unsupported store URL {redact_url(url)!r}: use '' (SQLite under var/), 'sqlite:///path/file.db' "
         "'redis://host:port/db' or 'redis+cluster://host:port' (NBREC_STORE_URL)"
     )

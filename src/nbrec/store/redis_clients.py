@@ -22,6 +22,8 @@ from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 
+from nbrec.redaction import redact_url
+
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 SINGLE_SCHEMES = ("redis", "rediss", "unix")
 # Everything redis-py raises when a store cannot answer (RedisClusterException is not a
@@ -40,22 +42,12 @@ def is_redis_url(url: str) -> bool:
     return scheme in SINGLE_SCHEMES or scheme in CLUSTER_SCHEMES
 
 
-def redact(url: str) -> str:
-    """``url`` with its password (and user name) replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None and parts.username is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 def _cluster_node_url(url: str) -> str:
     """The plain URL of the node named in a ``redis+cluster://`` URL (what redis-py parses)."""
     parts = urlsplit(url)
     if parts.path not in ("", "/", "/0"):
         raise ValueError(
-            f"invalid Redis Cluster URL {redact(url)!r}: a cluster has no databases; "
+            f"invalid Redis Cluster URL {redact_url(url)!r}: a cluster has no databases; "
             "use redis+cluster://host:port"
         )
     return urlunsplit(parts._replace(scheme=CLUSTER_SCHEMES[parts.scheme], path=""))

@@ -18,6 +18,7 @@ from typing import Any
 
 import redis
 
+from nbrec.redaction import redact_url
 from nbrec.store.base import (
     HISTORY_LENGTH,
     RECENT_SEEN,
@@ -33,7 +34,7 @@ from nbrec.store.base import (
     loads,
     ranked_from_json,
 )
-from nbrec.store.redis_clients import REDIS_ERRORS, RedisClients, redact
+from nbrec.store.redis_clients import REDIS_ERRORS, RedisClients
 from nbrec.store.redis_keys import KeyLayout
 
 BATCH = 2_000  # hash fields written per round trip (a top-100 list is ~2.5 kB)
@@ -63,7 +64,7 @@ class RedisStore:
         self, url: str, prefix: str = "nbrec", timeout: float = 1.0,
         request_timeout: float | None = None,
     ):  # fmt: skip
-        self.url = redact(url)  # messages and reprs never carry the password
+        self.url = redact_url(url)  # messages and reprs never carry the password
         self.keys = KeyLayout(prefix)
         # Short timeouts: a slow store must turn into a fallback answer, not a hung request.
         self.clients = RedisClients(url, timeout, request_timeout)
