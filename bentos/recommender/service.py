@@ -56,7 +56,7 @@ class Recommender:
         gc.set_threshold(*GC_THRESHOLDS)
 
     def __is_ready__(self) -> bool:
-        return self.core.ready()[0]
+        return self.core.health()["ready"]
 
     def __metrics__(self, content: str) -> str:
         return content + http.metrics_text().decode()

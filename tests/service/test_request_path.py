@@ -272,7 +272,10 @@ def test_store_outage_falls_back_to_the_last_known_good_copy(redis_url, item_knn
     cold = rec(svc, "someone-new", k=5)
     popular = build_tables(item_knn, "x").popular[0][:5]
     assert cold["fallback"] == "store_unavailable" and ids(cold) == popular
-    assert svc.ready()[0] is False
+    health = svc.health()  # still answering: ready for the balancer, but degraded
+    assert health["ready"] is True and health["degraded"] is True, health
+    assert "unreachable" in health["reason"]
+    assert "nbrec_store_up 0.0" in svc.metrics.render().decode()
     assert (
         svc.feedback(FeedbackRequest(user_id=known, item_id="i001", event="view"))["stored"]
         is False

@@ -110,18 +110,24 @@ class ApiFastPath:
     context object (a Request and context variables for ``@bentoml.api`` handlers), exception
     middleware and router (BentoML's routes, the mount, nbrec's router), which the raw
     handlers do not use: about a fifth of the CPU per request (benchmarks/serving/RESULTS.md).
+    ``GET /readyz`` goes to nbrec's readiness too: BentoML's own answers an empty body, and a
+    load balancer (and people) should see ``degraded`` and the reason.
     Anything else (other paths, other methods: 405) takes the normal way.
     """
 
     def __init__(self, app, serving: ServingApp) -> None:
         self.app = app
         self.handlers = serving.handlers
+        self.serving = serving
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
-            handler = self.handlers.get(scope["path"])
-            if handler is not None:
-                return await handler(scope, receive, send)
+        if scope["type"] == "http":
+            if scope["method"] == "POST":
+                handler = self.handlers.get(scope["path"])
+                if handler is not None:
+                    return await handler(scope, receive, send)
+            elif scope["path"] == "/readyz":
+                return await self.serving.app(scope, receive, send)
         await self.app(scope, receive, send)
 
 
@@ -206,11 +212,8 @@ class ServingApp:
     async def readyz(self, request: Request) -> Response:
         if self.service is None:
             return json_response({"ready": False, "reason": "starting"}, 503)
-        ready, reason = self.service.ready()
-        return json_response(
-            {"ready": ready, "reason": reason, "model_version": self.service.live_version},
-            200 if ready else 503,
-        )
+        found = self.service.health()
+        return json_response(found, 200 if found["ready"] else 503)
 
     async def dashboard(self, request: Request) -> Response:
         """The product dashboard rendered by the ops report flow (nbrec.monitoring)."""
@@ -226,7 +229,10 @@ class ServingApp:
         return FileResponse(path, media_type="text/html")
 
     def metrics_text(self) -> bytes:
-        return self.service.metrics.render() if self.service is not None else b""
+        if self.service is None:
+            return b""
+        self.service.check_store()  # nbrec_store_up is fresh at every scrape
+        return self.service.metrics.render()
 
     async def openapi(self, request: Request) -> Response:
         from nbrec.serving.openapi import openapi_document

@@ -85,6 +85,12 @@ class ServingMetrics:
         self.store_errors = Counter(
             "nbrec_store_errors", "Failed feature-store calls", ["backend", "operation"], registry=r
         )
+        self.store_up = Gauge(
+            "nbrec_store_up",
+            "1 if the feature store answered the last check (readiness, scrape); 0: degraded, "
+            "answering from the in-process copy",
+            registry=r,
+        )
         self.live_info = Gauge(
             "nbrec_live_model_info",
             "The live model version (value 1)",

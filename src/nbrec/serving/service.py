@@ -170,13 +170,40 @@ class RecommendationService:
             self._unloadable.add(pinned)
             return route, live
 
+    def check_store(self) -> bool:
+        """Ping the store; the answer is also the ``nbrec_store_up`` gauge."""
+        up = self.store.ping()
+        self.metrics.store_up.set(1 if up else 0)
+        return up
+
+    def health(self) -> dict[str, Any]:
+        """Readiness for a load balancer: ready while a live version answers.
+
+        With the store unreachable but a live version loaded, the service still answers (each
+        user's cached list, else the popularity list of the in-process copy): it stays ready and
+        says ``degraded``. Answering 503 then would take every replica out of the balancer at
+        once and turn a store outage into a full outage.
+        """
+        store_up = self.check_store()
+        if store_up:
+            self.refresh()
+        live = self.live_version
+        if live is None:
+            reason = NO_MODEL if store_up else f"feature store {self.store!r} is unreachable"
+        elif store_up:
+            reason = f"serving {live}"
+        else:
+            reason = (
+                f"degraded: feature store {self.store!r} is unreachable; answering from the "
+                f"in-process copy of {live} (cached lists, popularity)"
+            )
+        return {"ready": live is not None, "degraded": not store_up, "reason": reason,
+                "model_version": live}  # fmt: skip
+
     def ready(self) -> tuple[bool, str]:
-        """(ready, reason): the store answers and a live model is loaded."""
-        if not self.store.ping():
-            return False, f"feature store {self.store!r} is unreachable"
-        if self.refresh() is None:
-            return False, NO_MODEL
-        return True, f"serving {self.live_version}"
+        """(ready, reason), see ``health``."""
+        found = self.health()
+        return found["ready"], found["reason"]
 
     # -- recommend --------------------------------------------------------------------------
     def _user_recs(self, version: str, user_id: str) -> tuple[Ranked | None, list[str]]:
