@@ -1,38 +1,22 @@
-"""Item-to-item models: EASE (closed form, Steck 2019) and item-kNN on co-occurrence.
+"""Item-to-item models on a sparse item x item matrix: item-kNN on co-occurrence.
 
-Both score a user as ``x_u @ W`` where ``x_u`` is the user's binary history and ``W`` an
-item x item weight matrix, and both answer ``similar_items(item_id, k)`` from a row of ``W``.
-
-Memory: EASE inverts a dense n_items x n_items Gram matrix. It needs about
-``EASE_COPIES * n_items**2 * 8`` bytes while fitting (Gram, inverse and weights in float64),
-e.g. 2.3 GB for 10k items and 58 GB for 50k. ``fit`` checks that against ``max_memory_gb``
-(default: half the memory available now) and either raises with the figures or, with
-``on_too_large="knn"``, switches to the sparse item-kNN, whose memory is n_items x neighbours.
+They score a user as ``x_u @ W`` where ``x_u`` is the user's binary history and ``W`` an
+item x item weight matrix, and answer ``similar_items(item_id, k)`` from a row of ``W``.
+EASE and EDLAE live in ``nbrec.models.ease``, RP3beta in ``nbrec.models.rp3beta``.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
-import psutil
 import scipy.sparse as sp
 
 from nbrec.constants import ITEM_COL, RANK_COL, SCORE_COL
 from nbrec.models.base import Recommender, TrainingData, top_k
 from nbrec.models.registry import register
-
-EASE_COPIES = 3  # dense n x n float64 arrays alive at once while fitting EASE
-
-
-class CatalogueTooLargeError(MemoryError):
-    """EASE would need more memory than allowed for this catalogue."""
-
-
-def ease_bytes(n_items: int) -> int:
-    """Peak bytes EASE needs to fit a catalogue of ``n_items`` (see module docstring)."""
-    return EASE_COPIES * n_items * n_items * 8
+from nbrec.models.space import FloatRange, IntRange
 
 
 def binary(matrix: sp.csr_matrix) -> sp.csr_matrix:
@@ -40,17 +24,6 @@ def binary(matrix: sp.csr_matrix) -> sp.csr_matrix:
     out = matrix.astype(np.float32, copy=True)
     out.data[:] = 1.0
     return out
-
-
-def ease_weights(x: sp.csr_matrix, l2: float) -> np.ndarray:
-    """EASE's closed form: B = I - P diagMat(1 / diag(P)), P = (X'X + l2 I)^-1, diag(B) = 0."""
-    gram = (x.T @ x).toarray().astype(np.float64)
-    gram[np.diag_indices_from(gram)] += l2
-    p = np.linalg.inv(gram)
-    del gram
-    b = p / -np.diag(p)
-    np.fill_diagonal(b, 0.0)
-    return b.astype(np.float32)
 
 
 def knn_weights(x: sp.csr_matrix, neighbours: int, shrink: float, alpha: float) -> sp.csr_matrix:
@@ -149,7 +122,10 @@ class ItemKNN(ItemToItem):
     """Item-kNN on co-occurrence: sparse, scales to large catalogues."""
 
     name = "item_knn"
-    search_space = {"neighbours": [50, 100, 200, 400], "shrink": [0.0, 10.0, 50.0]}
+    search_space: ClassVar[dict] = {
+        "neighbours": IntRange(10, 1000, log=True),
+        "shrink": FloatRange(0.0, 200.0),
+    }
 
     def __init__(self, neighbours: int = 200, shrink: float = 10.0, alpha: float = 0.5):
         self.neighbours, self.shrink, self.alpha = neighbours, shrink, alpha
@@ -157,51 +133,3 @@ class ItemKNN(ItemToItem):
     def _fit(self, data: TrainingData) -> None:
         self.history_ = binary(data.matrix)
         self.weights_ = knn_weights(self.history_, self.neighbours, self.shrink, self.alpha)
-
-
-@register
-class EASE(ItemToItem):
-    """EASE: a ridge regression of every item on all others, solved in closed form.
-
-    Usually the most accurate model here on catalogues up to ~20k items. Larger catalogues
-    raise ``CatalogueTooLargeError`` or, with ``on_too_large="knn"``, fall back to item-kNN.
-    """
-
-    name = "ease"
-    search_space = {"l2": [100.0, 200.0, 300.0, 400.0, 600.0, 800.0, 1200.0, 1600.0]}
-
-    def __init__(
-        self,
-        l2: float = 400.0,
-        max_memory_gb: float | None = None,
-        on_too_large: Literal["raise", "knn"] = "raise",
-    ):
-        self.l2, self.max_memory_gb, self.on_too_large = l2, max_memory_gb, on_too_large
-
-    def memory_limit_bytes(self) -> int:
-        if self.max_memory_gb is not None:
-            return int(self.max_memory_gb * 2**30)
-        return int(psutil.virtual_memory().available * 0.5)
-
-    def _fit(self, data: TrainingData) -> None:
-        if self.on_too_large not in ("raise", "knn"):
-            raise ValueError(f"on_too_large must be 'raise' or 'knn', got {self.on_too_large!r}")
-        self.history_ = binary(data.matrix)
-        n = len(data.item_ids)
-        need, limit = ease_bytes(n), self.memory_limit_bytes()
-        self.method_ = "ease"
-        if need > limit:
-            if self.on_too_large == "raise":
-                raise CatalogueTooLargeError(
-                    f"EASE on {n:,} items needs about {need / 2**30:.1f} GiB "
-                    f"({EASE_COPIES} dense {n:,}x{n:,} float64 arrays) but the limit is "
-                    f"{limit / 2**30:.1f} GiB (max_memory_gb={self.max_memory_gb}). Use the "
-                    "'item_knn' model, filter rare items, or pass on_too_large='knn'."
-                )
-            self.method_ = "knn"
-            defaults = ItemKNN()
-            self.weights_ = knn_weights(
-                self.history_, defaults.neighbours, defaults.shrink, defaults.alpha
-            )
-            return
-        self.weights_ = ease_weights(self.history_, self.l2)

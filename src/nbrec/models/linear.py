@@ -1,0 +1,174 @@
+"""Closed-form linear autoencoders (EASE, EDLAE) from one spectral factorisation.
+
+Both models solve ``P = (G + Lambda)^-1`` with ``G = X'X`` and a diagonal ``Lambda``, then
+take ``B = I - P diagMat(1 / diag(P))`` (Steck 2019; Steck 2020). Write ``Lambda = shift *
+diagMat(1 / s**2)`` and ``Y = X diagMat(s)``: then ``P = diagMat(s) (Y'Y + shift I)^-1
+diagMat(s)`` and one eigendecomposition of the smaller of ``YY'`` (users x users) and ``Y'Y``
+(items x items) gives ``(Y'Y + shift I)^-1`` for every ``shift`` as a cheap rescale:
+
+- users < items (Woodbury): ``YY' = U diag(w) U'``, ``A = Y'U`` and
+  ``(Y'Y + shift I)^-1 = I / shift - A diag(1 / (shift (w + shift))) A'``;
+- otherwise: ``Y'Y = V diag(w) V'``, ``A = V`` and the coefficient is ``-w / (shift (w + shift))``.
+
+Nothing divides by an eigenvalue, so rank-deficient data is fine. EASE is ``s = 1, shift = l2``
+(every l2 from one factorisation); EDLAE's ``Lambda = l2 + p / (1 - p) diag(G)`` is
+``s = Lambda**-1/2, shift = 1``. Validation scores ``x B`` for a batch of users cost
+``rows x rank x items`` per value, never a dense items x items matrix.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+
+# Up to this rank the eigendecomposition runs in float64 (a few seconds at most); above it
+# in float32, whose error (~1e-7 of the largest eigenvalue) is far below any useful shift.
+FLOAT64_RANK = 4000
+
+
+class Spectrum:
+    """``(Y'Y + shift I)^-1`` for any shift, ``Y = X diagMat(scale)``; see the module docstring."""
+
+    def __init__(self, x: sp.csr_matrix, scale: np.ndarray | None = None, dtype=None):
+        n_users, n_items = x.shape
+        self.n_items = n_items
+        self.scale = np.ones(n_items) if scale is None else np.asarray(scale, dtype=np.float64)
+        y = sp.csr_matrix(x, dtype=np.float64) @ sp.diags(self.scale)
+        self.woodbury = n_users < n_items
+        rank = min(n_users, n_items)
+        dtype = dtype or (np.float64 if rank <= FLOAT64_RANK else np.float32)
+        small = (y @ y.T) if self.woodbury else (y.T @ y)
+        w, u = sla.eigh(
+            small.toarray().astype(dtype), overwrite_a=True, check_finite=False, driver="evd"
+        )
+        self.w = np.maximum(w, 0.0).astype(np.float64)  # tiny negatives are round-off
+        self.a = np.asarray(y.T @ u) if self.woodbury else u  # items x rank
+        self.a = np.ascontiguousarray(self.a, dtype=dtype)
+
+    def coefficients(self, shift: float) -> np.ndarray:
+        if shift <= 0:
+            raise ValueError(f"the shift (l2) must be > 0, got {shift}")
+        if self.woodbury:
+            return -1.0 / (shift * (self.w + shift))
+        return -self.w / (shift * (self.w + shift))
+
+    def solution(self, shift: float) -> Factored:
+        """B at ``shift`` in factored form: O(items x rank) memory, never items x items."""
+        return Factored(self.scale, self.a, self.coefficients(shift), shift)
+
+    def weights(self, shift: float, dtype=np.float32) -> np.ndarray:
+        """The dense items x items B (zero diagonal)."""
+        c = self.coefficients(shift)
+        a = self.a.astype(dtype, copy=False)
+        p = (a * c.astype(dtype)) @ a.T
+        p[np.diag_indices_from(p)] += dtype(1.0 / shift)
+        p *= self.scale.astype(dtype)[:, None]
+        p *= self.scale.astype(dtype)[None, :]
+        p /= -np.diag(p).copy()[None, :]
+        np.fill_diagonal(p, 0.0)
+        return p
+
+
+class Factored:
+    """``B = I - P diagMat(1 / diag(P))`` with ``P = S (I / shift + A diag(c) A') S``, S =
+    diagMat(scale): O(items x rank) memory, never items x items.
+
+    ``x B = x - (x P) / diag(P)``; ``A`` and ``c`` come from a ``Spectrum`` (any shift) or from
+    one Cholesky factorisation (``cholesky_solution``, one shift).
+    """
+
+    def __init__(self, scale: np.ndarray, a: np.ndarray, c: np.ndarray, shift: float):
+        self.scale, self.a, self.shift = scale, a, float(shift)
+        self.c = np.asarray(c, dtype=np.float64)
+        inner = np.empty(len(a))
+        for lo in range(0, len(a), 4096):  # sum_k a_ik^2 c_k, in blocks (no items x rank copy)
+            block = a[lo : lo + 4096].astype(np.float64)
+            inner[lo : lo + 4096] = (block * block) @ self.c
+        self.p_diag = scale**2 * (1.0 / shift + inner)
+
+    def scores(self, x_rows: sp.csr_matrix) -> np.ndarray:
+        """``x B`` for the users ``x_rows`` (rows x items, float32)."""
+        dtype = self.a.dtype
+        xs = sp.csr_matrix(x_rows, dtype=dtype) @ sp.diags(self.scale.astype(dtype))
+        xp = (np.asarray(xs @ self.a) * self.c.astype(dtype)) @ self.a.T
+        xp += xs.toarray() / dtype.type(self.shift)
+        xp *= self.scale.astype(dtype)
+        x = x_rows.toarray().astype(dtype)
+        return (x - xp / self.p_diag.astype(dtype)).astype(np.float32)
+
+    def row(self, i: int) -> np.ndarray:
+        """Row ``i`` of B: how much item i contributes to every item's score."""
+        p = ((self.a[i] * self.c) @ self.a.T).astype(np.float64)
+        p[i] += 1.0 / self.shift
+        p *= self.scale[i] * self.scale
+        out = -p / self.p_diag
+        out[i] = 0.0
+        return out.astype(np.float32)
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {"f_scale": self.scale, "f_a": self.a, "f_c": self.c,
+                "f_shift": np.array([self.shift])}  # fmt: skip
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray]) -> Factored:
+        return cls(state["f_scale"], state["f_a"], state["f_c"], float(state["f_shift"][0]))
+
+
+def cholesky_solution(x: sp.csr_matrix, lam: np.ndarray, dtype=np.float32) -> Factored:
+    """Factored B for fewer users than items from one users x users Cholesky factorisation.
+
+    With ``Y = X diagMat(lam**-1/2)`` and ``YY' + I = LL'``: ``(Y'Y + I)^-1 = I - A A'``,
+    ``A = (L^-1 Y)'`` (Woodbury), i.e. shift 1 and every coefficient -1.
+    """
+    scale = np.asarray(lam, dtype=np.float64) ** -0.5
+    y = sp.csr_matrix(x, dtype=np.float64) @ sp.diags(scale)
+    k = (y @ y.T).toarray()
+    k[np.diag_indices_from(k)] += 1.0
+    low = sla.cholesky(k, lower=True, overwrite_a=True, check_finite=False)
+    a = sla.solve_triangular(low, y.toarray(), lower=True, check_finite=False).T
+    return Factored(scale, np.ascontiguousarray(a, dtype=dtype), -np.ones(len(k)), 1.0)
+
+
+def ridge_weights(x: sp.csr_matrix, lam: np.ndarray, dtype=np.float32) -> np.ndarray:
+    """``B = I - P diagMat(1/diag(P))``, ``P = (X'X + diagMat(lam))^-1``: the cheaper route.
+
+    Fewer users than items: the Woodbury form through a users x users eigendecomposition.
+    Otherwise a Cholesky inverse of the items x items matrix (LAPACK potrf/potri).
+    """
+    lam = np.asarray(lam, dtype=np.float64)
+    if np.any(lam <= 0):
+        raise ValueError("every diagonal regulariser must be > 0")
+    if x.shape[0] < x.shape[1]:
+        solution = cholesky_solution(x, lam, np.float64)
+        b = (solution.a * solution.c) @ solution.a.T
+        b[np.diag_indices_from(b)] += 1.0
+        b *= solution.scale[:, None] * solution.scale[None, :]
+        b /= -np.diag(b).copy()[None, :]
+        np.fill_diagonal(b, 0.0)
+        return b.astype(dtype)
+    gram = (sp.csr_matrix(x, dtype=np.float64).T @ x).toarray().astype(dtype)
+    gram[np.diag_indices_from(gram)] += lam.astype(dtype)
+    p = spd_inverse(gram)
+    p /= -np.diag(p).copy()[None, :]
+    np.fill_diagonal(p, 0.0)
+    return p
+
+
+def spd_inverse(a: np.ndarray) -> np.ndarray:
+    """Inverse of a symmetric positive definite matrix, in place where LAPACK allows."""
+    potrf, potri = sla.get_lapack_funcs(("potrf", "potri"), (a,))
+    c, info = potrf(a, lower=False, overwrite_a=True, clean=False)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"matrix is not positive definite (potrf info={info})")
+    inv, info = potri(c, lower=False, overwrite_c=True)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"inverse failed (potri info={info})")
+    # potri fills the upper triangle; mirror it block by block (no n x n index arrays)
+    step = 1024
+    for lo in range(0, len(inv), step):
+        hi = min(lo + step, len(inv))
+        inv[lo:hi, :lo] = inv[:lo, lo:hi].T
+        block = inv[lo:hi, lo:hi]
+        inv[lo:hi, lo:hi] = np.triu(block) + np.triu(block, 1).T
+    return inv
