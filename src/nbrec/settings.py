@@ -47,6 +47,14 @@ class Settings(BaseSettings):
     # Experiments (nbrec.experiments): the folder of experiments/*.yaml the router reads
     experiments_dir: Path = Path("experiments")
 
+    # The data loop (nbrec.events): where /feedback events are made durable, the warehouse
+    events_url: str = (
+        ""  # "" -> the store's Redis if the store is Redis, else var/events/journal.sqlite
+    )
+    events_timeout_ms: float = 1000.0  # /feedback answers 503 if not durable within this
+    events_retry_after: float = 1.0  # the Retry-After (seconds) of that 503
+    warehouse: str = ""  # a path or an fsspec URL (s3://bucket/prefix); "" -> var/warehouse
+
     @property
     def logs_path(self) -> Path:
         return self.log_dir if self.log_dir is not None else self.var_dir / "logs"

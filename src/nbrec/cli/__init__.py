@@ -7,7 +7,17 @@ from __future__ import annotations
 
 import typer
 
-from nbrec.cli import data, evaluation, experiment, models, notebooks, serve, simulate, train
+from nbrec.cli import (
+    data,
+    evaluation,
+    experiment,
+    ingest,
+    models,
+    notebooks,
+    serve,
+    simulate,
+    train,
+)
 
 app = typer.Typer(
     help="nbrec: recommender system from notebooks to production.", no_args_is_help=True
@@ -22,6 +32,7 @@ app.command("serve")(serve.serve)
 app.command("publish")(serve.publish)
 app.add_typer(experiment.app, name="experiment")
 app.command("simulate")(simulate.simulate)
+app.command("ingest")(ingest.ingest)
 
 
 def main() -> None:  # pragma: no cover - console entry point

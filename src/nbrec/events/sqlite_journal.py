@@ -1,0 +1,109 @@
+"""The embedded journal: an SQLite table in WAL mode under ``var/events/``.
+
+``synchronous=FULL``: a commit returns after the WAL is fsynced, so a committed event
+survives a power cut, not only a process crash. Each group commit is one transaction
+(``INSERT OR IGNORE``: an ``event_id`` already in the journal is a retry, already durable).
+Several service workers may share the file (SQLite serialises writers; ``busy_timeout``
+waits for the lock). The ingester deletes rows only after the warehouse has them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from nbrec.events.journal import MAX_BATCH, MAX_PENDING, GroupCommitter, JournalBatch, wait_durable
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT UNIQUE,
+    payload BLOB NOT NULL
+)
+"""
+
+
+class SQLiteJournal:
+    backend = "sqlite"
+
+    def __init__(
+        self,
+        path: str | Path,
+        max_batch: int = MAX_BATCH,
+        max_pending: int = MAX_PENDING,
+        busy_timeout_ms: int = 5000,
+    ):
+        self.path = Path(path)
+        self.busy_timeout_ms = busy_timeout_ms
+        self._local = threading.local()
+        self._writer = GroupCommitter(self._commit, "sqlite", max_batch, max_pending)
+
+    def _conn(self) -> sqlite3.Connection:
+        # One connection per thread: the writer thread's and the ingester's.
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute(SCHEMA)
+            self._local.conn = conn
+        return conn
+
+    def _transaction(self, sql: str, rows: Sequence[tuple]) -> None:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany(sql, rows)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _commit(self, items: Sequence[tuple[str, bytes]]) -> None:
+        self._transaction("INSERT OR IGNORE INTO events (event_id, payload) VALUES (?, ?)", items)
+
+    # -- the service side --------------------------------------------------------------------
+    def submit(self, event: dict[str, Any]) -> Future:
+        return self._writer.submit(event)
+
+    def append(self, event: dict[str, Any], timeout: float = 1.0) -> None:
+        wait_durable(self.submit(event), timeout)
+
+    # -- the ingester side -------------------------------------------------------------------
+    def read(self, limit: int) -> JournalBatch:
+        rows = (
+            self._conn()
+            .execute("SELECT seq, payload FROM events ORDER BY seq LIMIT ?", (limit,))
+            .fetchall()
+        )
+        return JournalBatch(
+            payloads=[bytes(p) for _, p in rows], token=rows[-1][0] if rows else None
+        )
+
+    def ack(self, batch: JournalBatch) -> None:
+        if batch.token is not None:
+            self._conn().execute("DELETE FROM events WHERE seq <= ?", (batch.token,))
+
+    def insert_raw(self, payloads: Sequence[bytes]) -> None:
+        """Append payloads as they are (other producers, tests of malformed events)."""
+        self._transaction("INSERT INTO events (payload) VALUES (?)", [(p,) for p in payloads])
+
+    def pending(self) -> int:
+        return self._conn().execute("SELECT count(*) FROM events").fetchone()[0]
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return {"batches": self._writer.batches, "committed": self._writer.committed}
+
+    def close(self) -> None:
+        self._writer.close()
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
