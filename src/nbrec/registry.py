@@ -5,7 +5,8 @@ model saved by ``Recommender.save`` under ``model/``, and its metadata the metri
 hash, parameters, code version and a sha256 manifest of the artifact files. ``load_model``
 refuses artifacts whose checksums do not match the manifest.
 
-The store is BentoML's own (``BENTOML_HOME``) unless ``NBREC_MODEL_STORE_DIR`` names a folder.
+The store is the project's: ``NBREC_MODEL_STORE_DIR``, by default ``models`` in BentoML's home,
+which is ``var/bentoml`` unless ``BENTOML_HOME`` says otherwise (``Settings.model_store_path``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nbrec.models import Recommender
-from nbrec.settings import get_settings
+from nbrec.settings import get_settings, use_bentoml_home
 
 MODEL_NAME = "nbrec-recommender"
 ARTIFACT_DIR = "model"
@@ -40,13 +41,11 @@ class ModelVersion:
 
 
 def model_store():
-    """The BentoML ``ModelStore``: ``NBREC_MODEL_STORE_DIR`` when set, else BentoML's default."""
-    from bentoml._internal.configuration.containers import BentoMLContainer
+    """The BentoML ``ModelStore`` at ``Settings.model_store_path`` (created on first use)."""
+    use_bentoml_home()
     from bentoml._internal.models import ModelStore
 
-    folder = get_settings().model_store_dir
-    if folder is None:
-        return BentoMLContainer.model_store.get()
+    folder = get_settings().model_store_path
     folder.mkdir(parents=True, exist_ok=True)
     return ModelStore(str(folder.resolve()))
 

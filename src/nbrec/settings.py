@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,7 +30,13 @@ class Settings(BaseSettings):
     task_runner: str = (
         ""  # "" -> threads; "dask" (local cluster) or "dask://host:port" (prefect-dask)
     )
-    model_store_dir: Path | None = None  # None -> BentoML's own store (BENTOML_HOME)
+    # BentoML's home (model store, built bentos, its scratch files): under var/ by default, so
+    # two checkouts never share a registry; BENTOML_HOME (or NBREC_BENTOML_HOME) moves it, e.g.
+    # BENTOML_HOME=~/bentoml for BentoML's usual one.
+    bentoml_home: Path | None = Field(
+        None, validation_alias=AliasChoices("NBREC_BENTOML_HOME", "BENTOML_HOME")
+    )
+    model_store_dir: Path | None = None  # None -> <bentoml home>/models (BentoML's layout)
     # Serving (bentos/recommender, nbrec serve)
     log_stdout: bool = False  # RR log lines to stdout instead of files under logs_path
     refresh_interval: float = 0.25  # seconds between checks of the store's live pointer
@@ -58,6 +65,26 @@ class Settings(BaseSettings):
     @property
     def logs_path(self) -> Path:
         return self.log_dir if self.log_dir is not None else self.var_dir / "logs"
+
+    @property
+    def bentoml_home_path(self) -> Path:
+        return self.bentoml_home if self.bentoml_home is not None else self.var_dir / "bentoml"
+
+    @property
+    def model_store_path(self) -> Path:
+        """The registry's folder: ``NBREC_MODEL_STORE_DIR``, else BentoML's home's ``models``."""
+        if self.model_store_dir is not None:
+            return self.model_store_dir
+        return self.bentoml_home_path / "models"
+
+    def bentoml_env(self) -> dict[str, str]:
+        """What a process must have in its environment before it imports BentoML."""
+        return {"BENTOML_HOME": str(self.bentoml_home_path.resolve())}
+
+
+def use_bentoml_home() -> None:
+    """Point BentoML at nbrec's home before it is imported (BentoML reads it once, at import)."""
+    os.environ.update(get_settings().bentoml_env())
 
 
 @lru_cache(maxsize=1)

@@ -43,7 +43,10 @@ def serve(
     )
     if bentoml is None:
         raise FileNotFoundError("the bentoml command is missing: `pip install bentoml`")
-    env = dict(os.environ)
+    from nbrec.settings import get_settings
+
+    # BentoML's home (its scratch files, any model store it opens) under var/ unless set.
+    env = {**os.environ, **get_settings().bentoml_env()}
     if store is not None:
         env["NBREC_STORE_URL"] = store
     root = project_root()
