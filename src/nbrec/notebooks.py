@@ -7,12 +7,20 @@ Flows and tests read the results JSON, never the notebook's output cells.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from pathlib import Path
 
 import numpy as np
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
+# The kernel listens on loopback only, yet warns at every start that TCP is not encrypted; its
+# errors still show.
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
+# nbconvert warns that matplotlib images have no alt text (it then adds a generic one) on every
+# export; its errors still show.
+_EXPORT_LOG = logging.getLogger("nbrec.notebooks.nbconvert")
+_EXPORT_LOG.setLevel(logging.ERROR)
 
 
 def notebook_path(name: str) -> Path:
@@ -62,7 +70,7 @@ def run_notebook(
     output = out_dir / path.name
     papermill.execute_notebook(
         str(path), str(output), parameters=parameters, progress_bar=progress,
-        kernel_name="python3", cwd=str(out_dir),
+        kernel_name="python3", cwd=str(out_dir), extra_arguments=KERNEL_ARGUMENTS,
     )  # fmt: skip
     if html:
         render_html(output)
@@ -74,7 +82,7 @@ def render_html(notebook: Path, exclude_input: bool = False) -> Path:
     import nbformat
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(exclude_input=exclude_input)
+    exporter = HTMLExporter(exclude_input=exclude_input, log=_EXPORT_LOG)
     body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
     target = notebook.with_suffix(".html")
     target.write_text(body, encoding="utf-8")

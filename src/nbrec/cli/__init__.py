@@ -5,6 +5,9 @@ Add a verb: write ``cli/<topic>.py`` with a Typer app or command and register it
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
+
 import typer
 
 from nbrec.cli import (
@@ -14,14 +17,38 @@ from nbrec.cli import (
     ingest,
     models,
     notebooks,
+    progress,
     serve,
     simulate,
+    status,
     train,
 )
 
 app = typer.Typer(
     help="nbrec: recommender system from notebooks to production.", no_args_is_help=True
 )
+
+
+def _version(show: bool) -> None:
+    if show:
+        try:
+            found = package_version("nbrec")
+        except PackageNotFoundError:  # running from a checkout without installing
+            found = "unknown (not installed: pip install -e .)"
+        typer.echo(f"nbrec {found}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="print the version and exit"
+    ),
+) -> None:
+    """nbrec: recommender system from notebooks to production."""
+    progress.quiet_defaults()
+
+
 app.add_typer(data.app, name="data")
 app.add_typer(notebooks.app, name="notebooks")
 app.command("leaderboard")(evaluation.leaderboard)
@@ -33,6 +60,7 @@ app.command("publish")(serve.publish)
 app.add_typer(experiment.app, name="experiment")
 app.command("simulate")(simulate.simulate)
 app.command("ingest")(ingest.ingest)
+app.command("status")(status.status)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from nbrec.cli.common import console, user_errors
+from nbrec.cli.progress import steps
 from nbrec.data import load_dataset, write_parquet_dataset
 from nbrec.data.movielens import ARCHIVES
 from nbrec.data.movielens import fetch as fetch_archive
@@ -31,8 +32,12 @@ def generate(
 ) -> None:
     """Generate nbrec's synthetic data set as parquet files."""
     out = out or get_settings().data_dir / "synthetic"
-    dataset = generate_synthetic(users=users, items=items, interactions=interactions, seed=seed)
-    write_parquet_dataset(dataset, out)
+    stages = [f"generate {interactions:,} interactions", f"write parquet to {out}"]
+    with steps("data generate", stages) as step:
+        step(stages[0])
+        dataset = generate_synthetic(users=users, items=items, interactions=interactions, seed=seed)
+        step(stages[1])
+        write_parquet_dataset(dataset, out)
     console.print(f"wrote {len(dataset.interactions):,} interactions to {out}")
 
 

@@ -27,12 +27,13 @@ def run(
     """Execute notebooks in order; executed copies and HTML go to --out."""
     paths = [Path(n) for n in names] if names else list_notebooks()
     data_dir = str(get_settings().data_dir.resolve())
-    for path in paths:
+    for number, path in enumerate(paths, 1):
         results = (out / f"{path.stem}.json").resolve()
         params = {"DATASET": dataset, "DATA_DIR": data_dir, "RESULTS_PATH": str(results)}
-        console.print(f"running {path.stem} ...")
-        run_notebook(path, params, out)  # a name from notebooks/ or a path to any notebook
-        console.print(f"  results: {json.dumps(read_results(results))[:300]}")
+        console.print(f"[bold]notebook {number}/{len(paths)}[/bold]: {path.stem}")
+        # papermill's bar counts the notebook's cells (tqdm, on stderr)
+        run_notebook(path, params, out, progress=True)  # a name in notebooks/ or any path
+        console.print(f"  results: {json.dumps(read_results(results))[:300]}", soft_wrap=True)
 
 
 @user_errors

@@ -12,6 +12,7 @@ from pathlib import Path
 import typer
 
 from nbrec.cli.common import user_errors
+from nbrec.cli.progress import steps
 
 SERVICE = "bentos.recommender.service:Recommender"
 
@@ -82,8 +83,15 @@ def publish(
     from nbrec.models import make_model
     from nbrec.serving.publish import publish as publish_model
 
-    data = load_dataset(dataset)
-    fitted = make_model(model).fit(data.interactions, data.items, data.users)
     version = version or f"{model}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}"
-    summary = publish_model(fitted, version, store, items=data.items, top_n=top_n, make_live=live)
+    stages = [f"load {dataset}", f"fit {model}", f"publish {version} (top {top_n} per user)"]
+    with steps("publish", stages) as step:
+        step(stages[0])
+        data = load_dataset(dataset)
+        step(stages[1])
+        fitted = make_model(model).fit(data.interactions, data.items, data.users)
+        step(stages[2])
+        summary = publish_model(
+            fitted, version, store, items=data.items, top_n=top_n, make_live=live
+        )
     typer.echo(json.dumps(summary, indent=2))

@@ -7,6 +7,7 @@ import logging
 import typer
 
 from nbrec.cli.common import console, user_errors
+from nbrec.cli.progress import flow_progress
 from nbrec.constants import DEFAULT_K
 
 # Exit codes a scheduler or a Makefile can act on.
@@ -49,10 +50,11 @@ def train(
     _without_tracebacks((ValidationFailed, DataError))
     names = None if notebooks is None else [n.strip() for n in notebooks.split(",") if n.strip()]
     try:
-        result = flows.run_training(
-            dataset=dataset, model=model, k=k, notebooks=names, tune=tune, margin=margin,
-            tolerance=tolerance, top_n=top_n,
-        )  # fmt: skip
+        with flow_progress("train"):
+            result = flows.run_training(
+                dataset=dataset, model=model, k=k, notebooks=names, tune=tune, margin=margin,
+                tolerance=tolerance, top_n=top_n,
+            )  # fmt: skip
     except ValidationFailed as exc:
         console.print(f"[red]validation failed:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(EXIT_INVALID_DATA) from None

@@ -1,7 +1,8 @@
 """The pipeline status file ``var/status/pipeline.json`` (schema agreed with the ops engineer).
 
 ``{"last_run": {...}, "last_success_at": iso|null, "runs": {"completed": n, "rejected": n,
-"failed": n}, "validation": {"<suite>": {"success", "failed_expectations", "report", "at"}}}``,
+"failed": n}, "validation": {"<suite>": {"success", "failed_expectations", "report", "at"}},
+"history": [last_run, ...]}`` (the HISTORY most recent runs, newest last),
 written atomically (temporary file + rename) so a reader never sees half a file. Updates
 (read, change, write) hold an exclusive lock on the status folder: the hourly monitoring and the
 daily training run in separate processes and would otherwise lose each other's changes.
@@ -21,6 +22,7 @@ from pathlib import Path
 from nbrec.settings import get_settings
 
 STATUSES = ("completed", "rejected", "failed")
+HISTORY = 20  # runs kept in "history" (``nbrec status`` shows the latest)
 
 
 def status_path() -> Path:
@@ -41,6 +43,7 @@ def read_status(path: Path | None = None) -> dict:
         "last_success_at": None,
         "runs": dict.fromkeys(STATUSES, 0),
         "validation": {},
+        "history": [],
     }
 
 
@@ -95,6 +98,7 @@ def record_run(
         finished = now_iso()
         current["last_run"] = {"flow_run": flow_run, "status": status, "started_at": started_at,
                                "finished_at": finished, "version": version, "reason": reason}  # fmt: skip
+        current["history"] = [*current.get("history", []), current["last_run"]][-HISTORY:]
         current["runs"][status] = current["runs"].get(status, 0) + 1
         if status == "completed":
             current["last_success_at"] = finished

@@ -69,8 +69,10 @@ def validate(
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    # GX announces every temporary docs folder at INFO; Prefect would log each line.
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    # GX announces every temporary docs folder at INFO (from a logger it sets to INFO itself);
+    # Prefect would print each line.
+    for name in ("great_expectations", "great_expectations.data_context.types.base"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     out_dir = Path(out_dir or get_settings().var_dir / "validation").resolve()
     run_name = _safe(run_name or datetime.now(UTC).strftime("%Y%m%dT%H%M%S"))
     spec = load_suite(suite)
