@@ -35,12 +35,12 @@ def _service(url: str, timeout: float = 1.0) -> dict:
 
 
 def _store() -> dict:
+    from nbrec.redaction import redact_url
     from nbrec.settings import get_settings
     from nbrec.store import default_sqlite_path, open_store
-    from nbrec.store.redis_store import redact
 
     url = get_settings().store_url
-    found: dict = {"url": redact(url) if url else f"sqlite (embedded): {default_sqlite_path()}"}
+    found: dict = {"url": redact_url(url) if url else f"sqlite (embedded): {default_sqlite_path()}"}
     store = open_store()
     try:
         started = time.perf_counter()
