@@ -29,7 +29,7 @@ FAST = [*API_PATHS, "/healthz", "/readyz", "/metrics"]
 
 @bentoml.service(
     name="nbrec_recommender",
-    workers=1,
+    workers=get_settings().workers,  # NBREC_WORKERS
     traffic={"timeout": 10},
     logging={"access": {"enabled": True, "skip_paths": FAST}},
     tracing={"excluded_urls": FAST},
@@ -59,7 +59,9 @@ class Recommender:
         return self.core.health()["ready"]
 
     def __metrics__(self, content: str) -> str:
-        return content + http.metrics_text().decode()
+        # BentoML's ``content`` already holds the multiprocess files' sums over the workers
+        # (nbrec's shared counters and histograms among them): add only the per-process rest.
+        return content + http.metrics_text(local=True).decode()
 
     @bentoml.on_shutdown
     def shutdown(self) -> None:

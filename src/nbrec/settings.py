@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     )
     model_store_dir: Path | None = None  # None -> <bentoml home>/models (BentoML's layout)
     # Serving (bentos/recommender, nbrec serve)
+    # BentoML worker processes. 1 (default) fits one core per service next to the store and
+    # the pipeline on a small machine; one per core otherwise (counters and histograms on
+    # /metrics are then summed over the workers, through PROMETHEUS_MULTIPROC_DIR).
+    workers: int = Field(default=1, ge=1, le=64)
     log_stdout: bool = False  # RR log lines to stdout instead of files under logs_path
     refresh_interval: float = 0.25  # seconds between checks of the store's live pointer
     # Seconds a user's recently seen items are reused without a store call; /feedback to this

@@ -34,7 +34,8 @@ def build_service(
     if hooks is not None:
         experiment_router, policies = hooks
         router = router or experiment_router
-    metrics = ServingMetrics()
+    # Several workers share their counters and histograms (one total on every /metrics).
+    metrics = ServingMetrics(across_workers=settings.workers > 1)
     # Score shift is measured against the scores each version was published with (its info).
     monitoring = register_collectors(
         metrics.registry, reference_loader=store_reference_loader(store)

@@ -228,11 +228,14 @@ class ServingApp:
             )
         return FileResponse(path, media_type="text/html")
 
-    def metrics_text(self) -> bytes:
+    def metrics_text(self, local: bool = False) -> bytes:
+        """nbrec's metrics; ``local``: without those in the multiprocess files (shared by the
+        workers), for BentoML's ``/metrics`` which renders those files itself."""
         if self.service is None:
             return b""
         self.service.check_store()  # nbrec_store_up is fresh at every scrape
-        return self.service.metrics.render()
+        metrics = self.service.metrics
+        return metrics.render_local() if local else metrics.render()
 
     async def openapi(self, request: Request) -> Response:
         from nbrec.serving.openapi import openapi_document

@@ -2,24 +2,33 @@
 
 Children of labelled metrics are cached in plain dicts: ``labels()`` takes a lock and builds
 a tuple on every call, which the request path does not need to pay for twice.
+
+With several workers (``NBREC_WORKERS`` > 1) every counter and histogram is shared: its values
+live in prometheus_client's multiprocess files (``PROMETHEUS_MULTIPROC_DIR``, which BentoML sets
+for its workers and sums over them at every scrape of ``/metrics``), so whichever worker answers
+a scrape shows the totals of all. With one worker they stay in the process's memory, the
+cheaper way (benchmarks/serving/RESULTS.md). Gauges (the live version, the store's state) and
+the ops collectors are per process either way: every worker knows them alike.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest, values
 from prometheus_client import Counter as _Counter
 from prometheus_client import Gauge as _Gauge
 from prometheus_client import Histogram as _Histogram
+from prometheus_client.multiprocess import MultiProcessCollector
 
 
 class _InProcess:
     """Values in this process's memory even under ``PROMETHEUS_MULTIPROC_DIR``.
 
-    BentoML sets that variable for its workers, which would turn nbrec's metrics into mmap-file
-    values: slower on every increment, and exported twice (by BentoML's multiprocess collector
-    and by nbrec's registry). nbrec's registry is rendered by the process that owns it.
+    BentoML sets that variable for its workers, which would turn every metric into mmap-file
+    values: slower on every increment. nbrec's in-process metrics are rendered by the process
+    that owns them.
     """
 
     def _metric_init(self) -> None:
@@ -31,7 +40,7 @@ class _InProcess:
             values.ValueClass = saved
 
 
-class Counter(_InProcess, _Counter):
+class _LocalCounter(_InProcess, _Counter):
     pass
 
 
@@ -39,8 +48,15 @@ class Gauge(_InProcess, _Gauge):
     pass
 
 
-class Histogram(_InProcess, _Histogram):
+class _LocalHistogram(_InProcess, _Histogram):
     pass
+
+
+def multiprocess_dir() -> str | None:
+    """The folder of prometheus_client's multiprocess files, when this process writes there."""
+    if values.ValueClass is values.MutexValue:
+        return None  # PROMETHEUS_MULTIPROC_DIR was not set when prometheus_client was imported
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir")
 
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -50,11 +66,19 @@ STORE_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0
 class ServingMetrics:
     """Every nbrec_* metric the service exports; ``render()`` gives the text exposition."""
 
-    def __init__(self, registry: CollectorRegistry | None = None, process: bool = True):
+    def __init__(
+        self, registry: CollectorRegistry | None = None, process: bool = True,
+        across_workers: bool = False,
+    ):  # fmt: skip
+        """``across_workers``: counters and histograms in the multiprocess files (if this
+        process has a ``PROMETHEUS_MULTIPROC_DIR``), summed over every worker writing there."""
         self.registry = registry if registry is not None else CollectorRegistry()
-        r = self.registry
+        self.shared_dir = multiprocess_dir() if across_workers else None
+        # Shared metrics on a registry of their own: the multiprocess collector renders them.
+        r = CollectorRegistry() if self.shared_dir else self.registry
+        Counter, Histogram = (_Counter, _Histogram) if self.shared_dir else (_LocalCounter, _LocalHistogram)  # fmt: skip
         if process:
-            ProcessCollector(registry=r)
+            ProcessCollector(registry=self.registry)
         self.requests = Counter(
             "nbrec_requests",
             "HTTP requests by endpoint and status",
@@ -89,17 +113,17 @@ class ServingMetrics:
             "nbrec_store_up",
             "1 if the feature store answered the last check (readiness, scrape); 0: degraded, "
             "answering from the in-process copy",
-            registry=r,
+            registry=self.registry,
         )
         self.live_info = Gauge(
             "nbrec_live_model_info",
             "The live model version (value 1)",
             ["model_version"],
-            registry=r,
+            registry=self.registry,
         )
         self.live_published = Gauge(
             "nbrec_live_model_published_timestamp_seconds",
-            "When the live model version was published (unix time)", registry=r,
+            "When the live model version was published (unix time)", registry=self.registry,
         )  # fmt: skip
         self.feedback = Counter(
             "nbrec_feedback_events", "Feedback events by type, model version and variant",
@@ -130,4 +154,15 @@ class ServingMetrics:
             self.live_published.set(published_at)
 
     def render(self) -> bytes:
+        """Every nbrec metric; shared ones summed over the workers."""
+        text = generate_latest(self.registry)
+        if self.shared_dir:
+            workers = CollectorRegistry()
+            MultiProcessCollector(workers, path=self.shared_dir)
+            text = generate_latest(workers) + text
+        return text
+
+    def render_local(self) -> bytes:
+        """Only what is not in the multiprocess files (for BentoML's ``/metrics``, which adds
+        those files' sums, nbrec's shared metrics among them)."""
         return generate_latest(self.registry)

@@ -198,14 +198,19 @@ class RedisStore:
 
     @store_errors
     def user_recs_many(self, version: str, user_ids: Sequence[str]) -> list[Ranked | None]:
+        # Grouped by bucket over all users first: one HMGET per bucket (not per bucket and
+        # batch), sent in pipelines of about READ_BATCH users.
         found: dict[str, Ranked | None] = {}
-        for lo in range(0, len(user_ids), READ_BATCH):
-            groups = self.keys.group(version, "recs", user_ids[lo : lo + READ_BATCH])
-            pipe = self.clients.bulk.pipeline(transaction=False)
-            for key, users in groups.items():
-                pipe.hmget(key, users)
-            for users, values in zip(groups.values(), pipe.execute(), strict=True):
-                found.update(zip(users, map(ranked_from_json, values), strict=True))
+        groups = list(self.keys.group(version, "recs", user_ids).items())
+        pipe, batch, queued = self.clients.bulk.pipeline(transaction=False), [], 0
+        for n, (key, users) in enumerate(groups, 1):
+            pipe.hmget(key, users)
+            batch.append(users)
+            queued += len(users)
+            if queued >= READ_BATCH or n == len(groups):
+                for asked, values in zip(batch, pipe.execute(), strict=True):
+                    found.update(zip(asked, map(ranked_from_json, values), strict=True))
+                batch, queued = [], 0
         return [found[u] for u in user_ids]
 
     @store_errors
