@@ -13,7 +13,6 @@ the ops collectors are per process either way: every worker knows them alike.
 
 from __future__ import annotations
 
-import os
 import warnings
 
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest, values
@@ -52,11 +51,10 @@ class _LocalHistogram(_InProcess, _Histogram):
     pass
 
 
-def multiprocess_dir() -> str | None:
-    """The folder of prometheus_client's multiprocess files, when this process writes there."""
-    if values.ValueClass is values.MutexValue:
-        return None  # PROMETHEUS_MULTIPROC_DIR was not set when prometheus_client was imported
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir")
+def multiprocess_mode() -> bool:
+    """True if new metrics write to the multiprocess files: ``PROMETHEUS_MULTIPROC_DIR`` was set
+    when prometheus_client was imported (BentoML sets it for its workers)."""
+    return values.ValueClass is not values.MutexValue
 
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -73,10 +71,10 @@ class ServingMetrics:
         """``across_workers``: counters and histograms in the multiprocess files (if this
         process has a ``PROMETHEUS_MULTIPROC_DIR``), summed over every worker writing there."""
         self.registry = registry if registry is not None else CollectorRegistry()
-        self.shared_dir = multiprocess_dir() if across_workers else None
+        self.shared = across_workers and multiprocess_mode()
         # Shared metrics on a registry of their own: the multiprocess collector renders them.
-        r = CollectorRegistry() if self.shared_dir else self.registry
-        Counter, Histogram = (_Counter, _Histogram) if self.shared_dir else (_LocalCounter, _LocalHistogram)  # fmt: skip
+        r = CollectorRegistry() if self.shared else self.registry
+        Counter, Histogram = (_Counter, _Histogram) if self.shared else (_LocalCounter, _LocalHistogram)  # fmt: skip
         if process:
             ProcessCollector(registry=self.registry)
         self.requests = Counter(
@@ -156,9 +154,9 @@ class ServingMetrics:
     def render(self) -> bytes:
         """Every nbrec metric; shared ones summed over the workers."""
         text = generate_latest(self.registry)
-        if self.shared_dir:
+        if self.shared:
             workers = CollectorRegistry()
-            MultiProcessCollector(workers, path=self.shared_dir)
+            MultiProcessCollector(workers)  # the files under PROMETHEUS_MULTIPROC_DIR
             text = generate_latest(workers) + text
         return text
 
