@@ -16,7 +16,8 @@ from nbrec.evaluation import run_leaderboard
 
 console = Console(width=max(Console().width, 160))  # tables go to stdout, never squeezed
 COLUMNS = ("ndcg@{k}", "precision@{k}", "recall@{k}", "map@{k}", "mrr@{k}", "coverage",
-           "novelty", "personalisation", "validation_ndcg@{k}", "fit_seconds")  # fmt: skip
+           "novelty", "personalisation", "validation_ndcg@{k}", "fit_seconds",
+           "tuning_seconds")  # fmt: skip
 
 
 @user_errors
@@ -31,13 +32,26 @@ def leaderboard(
     format: str = typer.Option("table", help="table | json"),
     tune: bool = typer.Option(True, help="choose hyperparameters on the validation split"),
     map: str = typer.Option(None, help="column mapping for a file: user_id=userId,item_id=movieId"),
+    time_budget: float = typer.Option(
+        None, help="seconds for tuning all models together (each gets a share); default: none"
+    ),
+    max_trials: int = typer.Option(12, help="tuning trials per model at most"),
+    quiet: bool = typer.Option(False, help="no progress lines on stderr"),
 ) -> None:
-    """Every model on the same split; metrics side by side, protocol recorded."""
+    """Every model on the same split; metrics side by side, protocol recorded.
+
+    Progress (one line per model and per tuning trial) goes to stderr, so stdout stays the
+    table or the JSON.
+    """
     if format not in {"table", "json"}:
         raise ValueError(f"--format must be table or json, got {format!r}")
+    if time_budget is not None and time_budget <= 0:
+        raise ValueError(f"--time-budget must be > 0 seconds, got {time_budget}")
+    if max_trials < 1:
+        raise ValueError(f"--max-trials must be >= 1, got {max_trials}")
     board = run_leaderboard(
         load_dataset(dataset, mapping=parse_mapping(map)), models, split, k, seed,
-        tune_models=tune, progress=format == "table",
+        tune_models=tune, max_trials=max_trials, progress=not quiet, time_budget=time_budget,
     )  # fmt: skip
     if format == "json":
         print(

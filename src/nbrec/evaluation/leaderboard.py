@@ -8,14 +8,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pandas as pd
-from tqdm.auto import tqdm
 
 import nbrec
 from nbrec.constants import DEFAULT_K, DEFAULT_SEED, USER_COL
 from nbrec.data.schema import Dataset, deduplicate
 from nbrec.data.splits import Split, split
 from nbrec.evaluation.evaluate import evaluate
-from nbrec.evaluation.tuning import fit_and_score, tune
+from nbrec.evaluation.tuning import Progress, fit_and_score, printer, tune
 from nbrec.models import expand, make_model
 
 PRIMARY_METRIC = "ndcg"
@@ -58,27 +57,49 @@ def run_leaderboard(
     tune_models: bool = True,
     max_trials: int = 12,
     data_split: Split | None = None,
-    progress: bool = True,
+    progress: bool | Progress = True,
+    time_budget: float | None = None,
 ) -> Leaderboard:
-    """Tune each model on validation, fit on train, score the test split once."""
-    names = expand(models)
+    """Tune each model on validation, fit on train, score the test split once.
+
+    ``time_budget`` (seconds) bounds the tuning of all models together: each model gets an
+    equal share of what is left when its turn comes. ``progress``: True prints a line per
+    model and per trial to stderr, a callable receives the lines, False is silent. A blend
+    runs after the other models and receives its members' tuned hyperparameters.
+    """
+    names = sorted(expand(models), key=lambda n: n == "blend")  # stable: blend last
     data_split = data_split or prepare_split(dataset, method, seed)
     items, users = dataset.items, dataset.users
     test_users = data_split.test[USER_COL].unique()
     tuning = data_split.tuning()
     target = f"{PRIMARY_METRIC}@{k}"
-    rows, fitted = [], {}
-    for name in tqdm(names, desc="leaderboard", disable=not progress):
+    say = printer(progress)
+    started = time.perf_counter()
+    rows, fitted, chosen = [], {}, {}
+    for position, name in enumerate(names):
+        model_start = time.perf_counter()
+        if say:
+            say(f"leaderboard {position + 1}/{len(names)}: {name}")
         params, trials = {}, pd.DataFrame()
-        if tune_models:
-            params, trials = tune(name, data_split, k, PRIMARY_METRIC, max_trials, items, users)
+        if name == "blend":
+            members = make_model("blend").member_names()
+            params = {"member_params": {m: chosen[m] for m in members if chosen.get(m)}}
+        elif tune_models:
+            budget = None
+            if time_budget is not None:
+                left = time_budget - (time.perf_counter() - started)
+                budget = max(left, 0.0) / (len(names) - position)
+            params, trials = tune(name, data_split, k, PRIMARY_METRIC, max_trials, items, users,
+                                  progress=say or False, time_budget=budget, seed=seed)  # fmt: skip
+        chosen[name] = params
         # Validation figure of the chosen configuration (fit on sub_train): used to pick the
-        # champion. Tuning measured it already (best trial first); without trials, measure it.
+        # champion. Tuning measured it already (best complete trial first); else measure it.
         val_metric = float(
             trials[target].iloc[0]
             if len(trials)
             else fit_and_score(name, params, tuning, k, PRIMARY_METRIC, items, users)
         )
+        tuning_seconds = time.perf_counter() - model_start  # trials + the validation figure
         model = make_model(name, **params).fit(data_split.train, items, users)
         start = time.perf_counter()
         recs = model.recommend(test_users, k)
@@ -90,11 +111,19 @@ def run_leaderboard(
                 **metrics,
                 f"validation_{target}": val_metric,
                 "fit_seconds": model.fit_seconds_,
+                "tuning_seconds": tuning_seconds,
+                "trials": len(trials),
                 "score_seconds": score_seconds,
                 "params": json.dumps(params),
             }
         )
         fitted[name] = model
+        if say:
+            say(
+                f"leaderboard {position + 1}/{len(names)}: {name} validation {target} "
+                f"{val_metric:.4f}, test {metrics[target]:.4f}, fit {model.fit_seconds_:.1f} s, "
+                f"tuning {tuning_seconds:.1f} s"
+            )
     table = pd.DataFrame(rows).sort_values(target, ascending=False, kind="stable")
     protocol = {
         "dataset": dataset.name,

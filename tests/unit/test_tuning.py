@@ -1,0 +1,90 @@
+"""Tuning: Optuna on the validation split, never the test split; budgets and progress."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from nbrec.constants import ITEM_COL
+from nbrec.data import deduplicate, split
+from nbrec.data.splits import Split
+from nbrec.evaluation import run_leaderboard
+from nbrec.evaluation.tuning import fit_and_score, tune
+
+
+@pytest.fixture
+def data_split(tiny_synthetic) -> Split:
+    return split(deduplicate(tiny_synthetic.interactions))
+
+
+def corrupted(s: Split, seed: int = 7) -> Split:
+    """The same split with every test label replaced by a random catalogue item."""
+    test = s.test.copy()
+    items = s.train[ITEM_COL].unique()
+    test[ITEM_COL] = np.random.default_rng(seed).choice(items, size=len(test))
+    return Split(s.train, test, s.sub_train, s.validation, s.protocol)
+
+
+@pytest.mark.parametrize("model", ["ease", "rp3beta"])
+def test_tuning_never_reads_the_test_split(data_split, model):
+    best, trials = tune(model, data_split, k=10, max_trials=6)
+    best_bad, trials_bad = tune(model, corrupted(data_split), k=10, max_trials=6)
+    assert best == best_bad
+    assert trials.drop(columns="seconds").equals(trials_bad.drop(columns="seconds"))
+    # and the corruption is real: the test figure of the chosen model does change
+    good = fit_and_score(model, best, data_split)
+    bad = fit_and_score(model, best, corrupted(data_split))
+    assert good != bad
+
+
+def test_ease_session_trials_equal_separate_fits(data_split):
+    """A trial through EASE's one-eigendecomposition session scores as a fresh fit would."""
+    best, trials = tune("ease", data_split, k=10, max_trials=5)
+    top = trials[trials["state"] == "complete"].iloc[0]
+    direct = fit_and_score("ease", best, data_split.tuning())
+    assert top["ndcg@10"] == pytest.approx(direct, abs=1e-6)
+
+
+def test_time_budget_stops_tuning(data_split):
+    _, trials = tune("rp3beta", data_split, k=10, max_trials=50, time_budget=1e-3)
+    assert len(trials) == 1  # the trial under way finishes, no other starts
+
+
+def test_progress_says_each_trial(data_split):
+    lines = []
+    tune("item_knn", data_split, k=10, max_trials=4, progress=lines.append)
+    assert len(lines) == 4
+    assert lines[0].startswith("tune item_knn trial 1/4: neighbours=") and "ndcg@10" in lines[0]
+
+
+def test_leaderboard_blend_gets_tuned_members_and_runs_last(tiny_synthetic):
+    lines = []
+    board = run_leaderboard(
+        tiny_synthetic, "blend,ease,rp3beta", max_trials=3, progress=lines.append
+    )
+    assert lines[0] == "leaderboard 1/3: ease"
+    params = json.loads(board.table.set_index("model").loc["blend", "params"])
+    assert set(params["member_params"]) == {"rp3beta"} | ({"edlae"} & set(params["member_params"]))
+    assert {"tuning_seconds", "trials"} <= set(board.table.columns)
+
+
+def test_cli_json_keeps_stdout_clean_and_reports_progress_on_stderr(tmp_path):
+    out = tmp_path / "synthetic"
+    subprocess.run([sys.executable, "-m", "nbrec", "data", "generate", "--users", "150",
+                    "--items", "60", "--interactions", "2500", "--out", str(out)], check=True,
+                   capture_output=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "nbrec", "leaderboard", "--dataset", str(out), "--models",
+         "popularity,ease", "--format", "json", "--time-budget", "30", "--max-trials", "3"],
+        capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    rows = json.loads(done.stdout)
+    assert {r["model"] for r in rows} == {"popularity", "ease"}
+    assert "leaderboard 2/2: ease" in done.stderr and "tune ease trial 1/3" in done.stderr
+    bad = subprocess.run([sys.executable, "-m", "nbrec", "leaderboard", "--time-budget", "0"],
+                         capture_output=True, text=True)  # fmt: skip
+    assert bad.returncode == 2 and "--time-budget must be > 0" in bad.stdout + bad.stderr
