@@ -35,9 +35,10 @@ test: install ## run the test suite (everything but tests marked slow)
 test-all: install ## run every test, slow ones included
 	$(BIN)/pytest -m ""
 
-lint: install docs ## ruff check and format check (code and notebooks), and the docs build
+lint: install docs ## ruff check, format check (code and notebooks), the layer contracts (import-linter) and the docs build
 	$(BIN)/ruff check src tests notebooks flows bentos benchmarks
 	$(BIN)/ruff format --check src tests notebooks flows bentos benchmarks
+	$(BIN)/lint-imports --no-cache
 
 format: install ## ruff format and fix in place
 	$(BIN)/ruff check --fix src tests notebooks flows bentos benchmarks

@@ -8,7 +8,7 @@ from prefect.logging import get_run_logger
 from prefect.tasks import exponential_backoff
 
 from nbrec.constants import DEFAULT_K
-from nbrec.pipeline import monitor
+from nbrec.pipeline import live_check
 from nbrec.validation import ValidationFailed
 
 
@@ -19,7 +19,7 @@ from nbrec.validation import ValidationFailed
     retry_delay_seconds=exponential_backoff(backoff_factor=2),
 )
 def check_live(sample: int, k: int):
-    return monitor.check_live(sample, k)
+    return live_check.check_live(sample, k)
 
 
 @flow(name="nbrec-monitoring")

@@ -1,7 +1,7 @@
 """Training flow: snapshot -> validate -> notebooks -> gate -> register -> publish -> go live.
 
 Thin on purpose: every task is one call into ``nbrec`` (``nbrec.pipeline``, ``nbrec.validation``,
-``nbrec.registry``). Run it with ``nbrec train`` or ``python flows/training.py``.
+``nbrec.pipeline.model_store``). Run it with ``nbrec train`` or ``python flows/training.py``.
 A run ends "completed" (a new version is live), "rejected" (the gate said no; production is
 unchanged) or "failed" (e.g. validation: the error names the expectations and the report).
 """
@@ -15,9 +15,18 @@ from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 from prefect.tasks import exponential_backoff
 
-from nbrec import registry
-from nbrec.constants import DEFAULT_K, USER_COL
-from nbrec.pipeline import candidates, gate, lifecycle, reports, scoring, snapshot, status, versions
+from nbrec.constants import DEFAULT_K, TOP_N, USER_COL
+from nbrec.pipeline import (
+    candidates,
+    gate,
+    lifecycle,
+    model_store,
+    notebook_runs,
+    scoring,
+    snapshot,
+    status,
+    versions,
+)
 from nbrec.settings import get_settings
 from nbrec.store import StoreError, open_store
 from nbrec.validation import (
@@ -50,12 +59,12 @@ RETRY = {"retries": 3, "retry_delay_seconds": exponential_backoff(backoff_factor
 
 
 @task(**STEP, **RETRY)
-def take_snapshot(dataset: str) -> snapshot.Snapshot:
+def take_snapshot(dataset: str) -> snapshot.DataSnapshot:
     return snapshot.take_snapshot(dataset)
 
 
 @task(**STEP)
-def validate_inputs(snap: snapshot.Snapshot, run_name: str) -> dict:
+def validate_inputs(snap: snapshot.DataSnapshot, run_name: str) -> dict:
     """Every table of the snapshot against its suite; any failure stops the run."""
     found = {"interactions": validate(interactions_frame(snap.interactions), "interactions",
                                       interactions_parameters(), run_name)}  # fmt: skip
@@ -71,9 +80,11 @@ def validate_inputs(snap: snapshot.Snapshot, run_name: str) -> dict:
 
 @task(**STEP)
 def run_notebooks(
-    names: list[str], snap: snapshot.Snapshot, run_name: str, params_hash: str
+    names: list[str], snap: snapshot.DataSnapshot, run_name: str, params_hash: str
 ) -> dict:
-    return reports.run_notebooks(names, str(snap.path), reports.run_dir(run_name, params_hash))
+    return notebook_runs.run_notebooks(
+        names, str(snap.path), notebook_runs.run_dir(run_name, params_hash)
+    )
 
 
 @task(**STEP)
@@ -87,10 +98,10 @@ def choose(dataset, model: str, k: int, tune: bool) -> tuple:
     live, live_version = None, lifecycle.live_version()
     if live_version is not None:
         try:
-            entry = registry.get_version(live_version)
+            entry = model_store.get_model_version(live_version)
         except KeyError:
             get_run_logger().warning(
-                f"live version {live_version} is not in the registry: no live comparison"
+                f"live version {live_version} is not in the model store: no live comparison"
             )
         else:
             recipe = (entry.model, entry.metadata.get("params", {}))
@@ -121,8 +132,8 @@ def validate_recommendations(recs, model, dataset, k: int, run_name: str, suite_
 
 
 @task(**STEP)
-def register(model, version: str, metadata: dict) -> bool:
-    return registry.register(model, version, metadata)[1]
+def save_model(model, version: str, metadata: dict) -> bool:
+    return model_store.save_model(model, version, metadata)[1]
 
 
 @task(**STEP, **RETRY)
@@ -149,7 +160,7 @@ def training(
     tune: bool = False,
     margin: float | None = None,
     tolerance: float | None = None,
-    top_n: int = 100,
+    top_n: int = TOP_N,
     shard_size: int = scoring.DEFAULT_SHARD_SIZE,
 ) -> dict:
     """Turn a data set into a live model version, or say why not."""
@@ -205,7 +216,7 @@ def _train(
     metadata = {"metrics": metrics, "data_hash": snap.data_hash, "dataset": snap.name, "params": chosen.params,
                 "code_version": versions.code_version(), "k": k, "top_n": top_n, "flow_run": run_name,
                 "notebooks": notebook_results}  # fmt: skip
-    registered = register(final, version, metadata)
+    registered = save_model(final, version, metadata)
     published = publish(final, version, data, top_n)
     stored = read_published(version, recs[USER_COL].unique(), k)
     validate_recommendations(stored, final, data, k, run_name, "published")

@@ -32,9 +32,9 @@ import pandas as pd
 import yaml
 from prometheus_client import generate_latest
 
-from nbrec.monitoring import register_collectors, report
+from nbrec.monitoring import product_metrics, register_collectors
 from nbrec.monitoring.fake_logs import write_fake_logs
-from nbrec.serving.metrics import ServingMetrics
+from nbrec.serving.prometheus import ServingMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus" / "rules"
@@ -130,7 +130,7 @@ def main() -> None:
         pd.concat([pd.read_json(f, lines=True) for f in files])
         pandas_s = time.perf_counter() - start
         start = time.perf_counter()
-        report.summary(report.open_logs(tmp / "logs"))
+        product_metrics.summary(product_metrics.open_logs(tmp / "logs"))
         report_s = time.perf_counter() - start
 
     lines += [

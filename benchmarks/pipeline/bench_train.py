@@ -81,9 +81,9 @@ def main() -> None:
         flow_seconds = time.perf_counter() - start
         result = state.result()
         stages = stage_times(state.state_details.flow_run_id)
-        from nbrec import registry
+        from nbrec.pipeline import model_store
 
-        entry = registry.get_version(result["version"]) if result.get("version") else None
+        entry = model_store.get_model_version(result["version"]) if result.get("version") else None
         chosen = (entry.model, entry.metadata.get("params", {})) if entry else ("popularity", {})
         ref = reference(*chosen, args.dataset)
 

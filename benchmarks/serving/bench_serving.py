@@ -165,7 +165,7 @@ def run_wrk(wrk: str, url: str, users: list[str], seconds: float, connections: i
 def publish_model(store_url: str):
     from nbrec.data.synthetic import generate
     from nbrec.models import make_model
-    from nbrec.serving.publish import publish
+    from nbrec.pipeline.publish import publish
 
     data = generate()
     model = make_model("item_knn").fit(data.interactions, data.items, data.users)
@@ -179,7 +179,7 @@ def microbench(store_url: str, users: list[str], seen_ttl: float, n: int = 20_00
     ``seen_ttl`` > 0: the user's recently seen items are cached too (no store call at all);
     0: they are read from the store on every request (one round trip).
     """
-    from nbrec.serving.logs import RRLogger
+    from nbrec.rrlog.writer import RRLogger
     from nbrec.serving.schemas import RecommendRequest
     from nbrec.serving.service import RecommendationService
     from nbrec.store import open_store

@@ -36,15 +36,13 @@ FAST = [*API_PATHS, "/healthz", "/readyz", "/metrics"]
     metrics={"enabled": get_settings().bentoml_metrics},
 )
 @bentoml.asgi_app(http.app, path="/")
-class Recommender:
+class NbrecService:
     """POST /recommend, /similar_items, /feedback; GET /healthz, /readyz, /metrics."""
 
     def __init__(self) -> None:
-        from nbrec.serving.factory import build_service
+        from nbrec.wiring import start
 
-        self.core = build_service()
-        http.service = self.core
-        self.core.refresh()
+        self.core = start(http)
         # Start-up leaves ~10^6 long-lived objects (BentoML, pandas, ...): freezing them keeps
         # full garbage collections from pausing requests for tens of milliseconds (p99).
         gc.collect()
@@ -70,4 +68,4 @@ class Recommender:
 
 # POST to the API paths skips BentoML's context object, exception middleware and routing
 # (its metrics, tracing, access-log and timeout middlewares still wrap them).
-Recommender.add_asgi_middleware(ApiFastPath, serving=http)
+NbrecService.add_asgi_middleware(ApiFastPath, serving=http)

@@ -19,3 +19,8 @@ DEFAULT_VALIDATION_RATIO = 0.2
 POSITIVE_RATING = 4.0
 
 DATASET_NAMES = ("synthetic", "movielens-100k", "movielens-latest-small")
+
+# Publishing: recommendations precomputed per user, and published versions kept for rollback
+# (the live one plus the newest others) after a version goes live.
+TOP_N = 100
+VERSIONS_KEPT = 5

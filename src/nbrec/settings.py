@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     # process drops them at once, so the TTL only bounds staleness across replicas. 0: off.
     seen_cache_ttl: float = 2.0
     bentoml_metrics: bool = True  # BentoML's own HTTP metrics (its middleware costs ~15% req/s)
-    # Reliability and privacy (nbrec.serving.guard, nbrec.serving.logs)
+    # Reliability and privacy (nbrec.serving.guard, nbrec.rrlog.writer)
     store_timeout_ms: float = 20.0  # time budget of one feature-store call on the request path
     store_retry_after: float = 1.0  # seconds a failed store is skipped (fallback) before a retry
     log_user_ids: str = "plain"  # user ids in RR logs: "plain" | "hash" (salted sha256) | "drop"

@@ -17,9 +17,9 @@ from nbrec.experiments.analysis import (
     required_sample_size,
     required_users,
 )
-from nbrec.experiments.logs import read_rr_logs, write_rr_logs
 from nbrec.experiments.simulator import simulate
 from nbrec.experiments.trust import two_way
+from nbrec.rrlog.reader import read_rr_logs, write_rr_logs
 
 
 def frames(clicks: dict[str, list[list[int]]]):

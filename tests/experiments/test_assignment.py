@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from nbrec.experiments.assignment import NO_EXPERIMENT, Allocator, ExperimentRouter, bucket
+from nbrec.experiments.assignment import Allocator, ExperimentRouter, bucket
 from nbrec.experiments.config import HOLDOUT, Experiment
+from nbrec.serving.routing import NO_EXPERIMENT
 
 USERS = [f"user-{i}" for i in range(30_000)]
 THREE = [

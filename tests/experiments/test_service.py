@@ -15,12 +15,12 @@ import yaml
 from nbrec.data.synthetic import generate
 from nbrec.experiments.assignment import ExperimentRouter
 from nbrec.experiments.config import Experiment
-from nbrec.experiments.logs import read_rr_logs
+from nbrec.experiments.hooks import BanditVariants
 from nbrec.experiments.online import namespace
-from nbrec.experiments.service import BanditVariants
 from nbrec.models import make_model
-from nbrec.serving.logs import RRLogger
-from nbrec.serving.publish import publish
+from nbrec.pipeline.publish import publish
+from nbrec.rrlog.reader import read_rr_logs
+from nbrec.rrlog.writer import RRLogger
 from nbrec.serving.schemas import FeedbackRequest, RecommendRequest
 from nbrec.serving.service import RecommendationService
 from nbrec.store import open_store

@@ -11,10 +11,10 @@ import sys
 REGISTER = """
 from nbrec.data.synthetic import generate
 from nbrec.models import make_model
-from nbrec import registry
+from nbrec.pipeline import model_store
 data = generate(users=60, items=30, interactions=600, seed=1)
 model = make_model("popularity").fit(data.interactions)
-print(registry.register(model, "{version}", {{"k": 10}})[0].path)
+print(model_store.save_model(model, "{version}", {{"k": 10}})[0].path)
 """
 
 

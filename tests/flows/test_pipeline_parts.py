@@ -10,10 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nbrec import registry
 from nbrec.data import write_parquet_dataset
 from nbrec.models import make_model
-from nbrec.pipeline import gate, scoring, snapshot, status, versions
+from nbrec.pipeline import gate, model_store, scoring, snapshot, status, versions
 from tests.conftest import checkerboard
 
 
@@ -92,14 +91,14 @@ def test_status_updates_from_concurrent_processes_are_not_lost(tmp_path):
 
 def test_registry_refuses_tampered_artifacts(pipeline_home):
     model = make_model("popularity").fit(checkerboard())
-    entry, created = registry.register(model, "vtamper", {"params": {}, "note": None})
-    assert created and registry.load_model("vtamper").item_ids_.equals(model.item_ids_)
-    assert registry.register(model, "vtamper", {})[1] is False
+    entry, created = model_store.save_model(model, "vtamper", {"params": {}, "note": None})
+    assert created and model_store.load_model("vtamper").item_ids_.equals(model.item_ids_)
+    assert model_store.save_model(model, "vtamper", {})[1] is False
     (entry.path / "model" / "state.npz").write_bytes(b"not the model")
-    with pytest.raises(registry.ChecksumError, match="state.npz"):
-        registry.load_model("vtamper")
+    with pytest.raises(model_store.ChecksumError, match="state.npz"):
+        model_store.load_model("vtamper")
     with pytest.raises(KeyError, match="vtamper"):
-        registry.get_version("vnothere")
+        model_store.get_model_version("vnothere")
 
 
 def test_shards_cover_every_user_once():
@@ -120,7 +119,7 @@ def test_task_runner_choice():
 
 def test_every_notebook_takes_the_parameters_the_flow_passes():
     from nbrec.notebooks import list_notebooks, notebook_parameters
-    from nbrec.pipeline.reports import FLOW_PARAMETERS
+    from nbrec.pipeline.notebook_runs import FLOW_PARAMETERS
 
     assert list_notebooks()
     for path in list_notebooks():

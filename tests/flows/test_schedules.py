@@ -21,15 +21,14 @@ def test_deployments_have_cron_schedules(prefect_harness):
 
 
 def test_monitoring_flow_validates_the_live_recommendations(prefect_harness):
-    from nbrec import registry
     from nbrec.models import make_model
-    from nbrec.pipeline import lifecycle
+    from nbrec.pipeline import lifecycle, model_store
     from nbrec.pipeline.status import read_status
     from tests.conftest import checkerboard
 
     monitoring = load_flow_module("monitoring").monitoring
     model = make_model("popularity").fit(checkerboard())
-    registry.register(model, "vmonitor", {"params": {}})
+    model_store.save_model(model, "vmonitor", {"params": {}})
     lifecycle.promote("vmonitor")  # published from the registry, then made live
     result = monitoring(sample=10)
     assert result["success"] is True

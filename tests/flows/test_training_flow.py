@@ -7,10 +7,9 @@ import json
 import pandas as pd
 import pytest
 
-from nbrec import registry
 from nbrec.data import write_parquet_dataset
 from nbrec.data.schema import Dataset
-from nbrec.pipeline import lifecycle
+from nbrec.pipeline import lifecycle, model_store
 from nbrec.pipeline.status import read_status
 from nbrec.store import open_store
 from nbrec.validation import ValidationFailed
@@ -28,12 +27,12 @@ def test_run_registers_publishes_and_goes_live(first_run, pipeline_home):
     assert first_run["status"] == "completed", first_run
     version = first_run["version"]
     assert open_store().live_version() == version
-    entry = registry.get_version(version)
+    entry = model_store.get_model_version(version)
     assert entry.model == "item_knn"
     assert entry.metadata["data_hash"] and entry.metadata["code_version"]
     assert entry.metrics["candidate"] > entry.metrics["popularity"]
     assert set(entry.metadata["manifest"]) == {"model.json", "state.npz"}
-    model = registry.load_model(version)  # checksums verified
+    model = model_store.load_model(version)  # checksums verified
     assert len(model.recommend(model.user_ids_[:3], 5)) == 15
     table = lifecycle.models_table()
     assert table.loc[table.version == version, "live"].item()
@@ -53,7 +52,7 @@ def test_rerun_is_idempotent(first_run, training, tiny_data):
     assert again["status"] == "completed"
     assert again["version"] == first_run["version"]
     assert again["registered"] is False
-    assert [v.version for v in registry.list_versions()].count(first_run["version"]) == 1
+    assert [v.version for v in model_store.list_model_versions()].count(first_run["version"]) == 1
 
 
 def _corrupt(frame: pd.DataFrame, how: str) -> pd.DataFrame:
@@ -100,12 +99,12 @@ def test_corrupt_data_stops_at_validation(how, first_run, training, tiny_data, p
 
 def test_random_model_is_rejected_by_the_gate(first_run, training, tiny_data):
     live_before = open_store().live_version()
-    versions_before = [v.version for v in registry.list_versions()]
+    versions_before = [v.version for v in model_store.list_model_versions()]
     result = training.run_training(dataset=str(tiny_data), model="random", notebooks=[])
     assert result["status"] == "rejected"
     assert "popularity" in result["reason"]
     assert open_store().live_version() == live_before
-    assert [v.version for v in registry.list_versions()] == versions_before
+    assert [v.version for v in model_store.list_model_versions()] == versions_before
     assert read_status()["last_run"]["status"] == "rejected"
 
 
@@ -153,9 +152,9 @@ def test_cli_train_and_models(first_run, training, tiny_data, pipeline_home):
 def test_promote_from_the_registry_publishes_the_item_metadata(first_run):
     # A version the feature store no longer holds (cleanup keeps a few) is published again from
     # the registry on promote; its items' metadata comes from the run's snapshot.
-    store, entry = open_store(), registry.get_version(first_run["version"])
+    store, entry = open_store(), model_store.get_model_version(first_run["version"])
     live = store.live_version()
-    registry.register(registry.load_model(entry.version), "vrepublish", entry.metadata)
+    model_store.save_model(model_store.load_model(entry.version), "vrepublish", entry.metadata)
     assert "vrepublish" not in store.list_versions()
     assert lifecycle.promote("vrepublish") == "vrepublish"
     meta = store.item_meta("vrepublish")

@@ -17,7 +17,7 @@ import pytest
 
 from nbrec.data.synthetic import generate
 from nbrec.models import make_model
-from nbrec.serving.publish import publish
+from nbrec.pipeline.publish import publish
 from nbrec.store import open_store
 from tests.conftest import ROOT
 from tests.ops.servers import nbrec_service, prometheus, prometheus_config

@@ -201,7 +201,7 @@ def test_training_reference_travels_with_the_version_in_the_feature_store(tmp_pa
     # Publish stores a sample of the version's own top-k scores in its info.
     from nbrec.models import make_model
     from nbrec.monitoring import score_reference_from_recs, store_reference_loader
-    from nbrec.serving.publish import build_tables
+    from nbrec.pipeline.publish import build_tables
     from nbrec.store import open_store
 
     data = tiny_synthetic

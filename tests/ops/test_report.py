@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from nbrec.monitoring import report
+from nbrec.monitoring import product_metrics
 from nbrec.monitoring.fake_logs import DEFAULT_ARMS, Arm, write_fake_logs
 
 DAY0 = datetime(2026, 1, 1, 12, tzinfo=UTC)
@@ -56,8 +56,10 @@ def write(tmp_path, events, name="rr-2026-01-01.jsonl"):
 
 
 def test_summary_matches_the_hand_computed_figures(tmp_path):
-    con = report.open_logs(write(tmp_path, hand_log()))
-    got = report.summary(con, catalog_size=10, churn_days=7).set_index(["model_version", "variant"])
+    con = product_metrics.open_logs(write(tmp_path, hand_log()))
+    got = product_metrics.summary(con, catalog_size=10, churn_days=7).set_index(
+        ["model_version", "variant"]
+    )
     info = {1 / 3: -math.log2(1 / 3), 2 / 3: -math.log2(2 / 3)}
     expected = {
         ("v1", "A"): dict(requests=4, users=2, ctr=1 / 4, fallback_rate=0, empty_rate=0,
@@ -76,9 +78,9 @@ def test_summary_matches_the_hand_computed_figures(tmp_path):
 def test_retention_ignores_cohorts_whose_day_n_is_past_the_logs(tmp_path):
     events = [request("r1", "a", 0, ["i1"], "v1", None), request("r2", "b", 9, ["i1"], "v1", None),
               request("r3", "b", 10, ["i1"], "v1", None)]  # fmt: skip
-    got = report.retention(report.open_logs(write(tmp_path, events)))
+    got = product_metrics.retention(product_metrics.open_logs(write(tmp_path, events)))
     row = got.iloc[0]
-    assert row["variant"] == report.NO_VARIANT
+    assert row["variant"] == product_metrics.NO_VARIANT
     assert row["cohort_d1"] == 2 and row["retention_d1"] == pytest.approx(1 / 2)
     assert row["cohort_d7"] == 1 and row["retention_d7"] == 0  # b's day 16 is not in the logs
 
@@ -86,7 +88,7 @@ def test_retention_ignores_cohorts_whose_day_n_is_past_the_logs(tmp_path):
 def test_synthetic_logs_show_the_better_arm_and_any_number_of_arms(tmp_path):
     arms = (*DEFAULT_ARMS, Arm("new", "ease-v3", click_prob=0.4, return_prob=0.5))
     write_fake_logs(tmp_path, users=600, days=10, arms=arms, seed=3)
-    frame = report.summary(report.open_logs(tmp_path)).set_index("variant")
+    frame = product_metrics.summary(product_metrics.open_logs(tmp_path)).set_index("variant")
     assert set(frame.index) == {"control", "treatment", "new"}
     assert frame.loc["treatment", "ctr"] > frame.loc["control", "ctr"]
     assert frame.loc["new", "ctr"] > frame.loc["treatment", "ctr"]
@@ -102,7 +104,7 @@ def test_synthetic_logs_show_the_better_arm_and_any_number_of_arms(tmp_path):
 
 def test_missing_logs_say_where_and_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="write_fake_logs"):
-        report.open_logs(tmp_path)
+        product_metrics.open_logs(tmp_path)
 
 
 def test_offline_leaderboard_is_matched_to_model_versions(tmp_path):
@@ -111,14 +113,18 @@ def test_offline_leaderboard_is_matched_to_model_versions(tmp_path):
                                  {"model": "lightfm", "ndcg@10": 0.2, "coverage": 0.3}]))  # fmt: skip
     online = pd.DataFrame({"model_version": ["popularity-20260101", "lightfm-v2", "mystery-1"],
                            "variant": ["a", "b", "c"], "ctr": [0.1, 0.2, 0.3]})  # fmt: skip
-    both = report.offline_vs_online(online, report.read_leaderboard(board)).set_index("variant")
+    both = product_metrics.offline_vs_online(
+        online, product_metrics.read_leaderboard(board)
+    ).set_index("variant")
     assert both.loc["a", "offline_ndcg@10"] == 0.1 and both.loc["b", "offline_coverage"] == 0.3
     assert pd.isna(both.loc["c", "offline_ndcg@10"])
     registry = {"mystery-1": "lightfm"}  # pipeline versions are hashes: the registry knows
-    both = report.offline_vs_online(online, report.read_leaderboard(board), registry)
+    both = product_metrics.offline_vs_online(
+        online, product_metrics.read_leaderboard(board), registry
+    )
     assert both.set_index("variant").loc["c", "offline_ndcg@10"] == 0.2
-    assert report.read_leaderboard(tmp_path / "missing.json").empty
-    assert report.offline_vs_online(online, report.read_leaderboard("")).equals(
+    assert product_metrics.read_leaderboard(tmp_path / "missing.json").empty
+    assert product_metrics.offline_vs_online(online, product_metrics.read_leaderboard("")).equals(
         online.assign(model=None)
     )
 
@@ -128,8 +134,8 @@ def test_coverage_and_novelty_agree_with_the_offline_metrics(tmp_path):
     from nbrec.evaluation.metrics import catalog_coverage, novelty
 
     write_fake_logs(tmp_path, users=200, items=400, days=5, seed=8)
-    con = report.open_logs(tmp_path)
-    got = report.coverage_novelty(con, catalog_size=400).set_index("variant")
+    con = product_metrics.open_logs(tmp_path)
+    got = product_metrics.coverage_novelty(con, catalog_size=400).set_index("variant")
     served = con.sql("SELECT variant, unnest(items) AS item_id FROM requests").df()
     fb = con.sql("SELECT DISTINCT user_id, item_id FROM feedback").df()
     for variant, group in served.groupby("variant"):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nbrec.serving.publish import publish
+from nbrec.pipeline.publish import publish
 from tests.service import conftest as service_fixtures
 from tests.service.server import running_service
 

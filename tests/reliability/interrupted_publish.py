@@ -14,7 +14,7 @@ from pathlib import Path
 
 from nbrec.data.synthetic import generate
 from nbrec.models import make_model
-from nbrec.serving.publish import publish
+from nbrec.pipeline.publish import publish
 from nbrec.store import open_store
 
 

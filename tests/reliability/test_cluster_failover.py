@@ -13,7 +13,7 @@ import time
 import httpx
 import pytest
 
-from nbrec.serving.publish import publish
+from nbrec.pipeline.publish import publish
 from nbrec.store import open_store
 from nbrec.store.redis_keys import KeyLayout
 from tests.reliability.load import Load

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from nbrec.serving.publish import publish
+from nbrec.pipeline.publish import publish
 from nbrec.serving.schemas import RecommendRequest
 from nbrec.serving.service import RecommendationService
 from nbrec.store import open_store

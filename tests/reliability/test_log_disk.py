@@ -12,7 +12,7 @@ import httpx
 import pytest
 import yaml
 
-from nbrec.serving.publish import publish
+from nbrec.pipeline.publish import publish
 from tests.conftest import ROOT
 from tests.reliability.conftest import sqlite_url
 from tests.reliability.test_faults import metric
@@ -22,7 +22,7 @@ from tests.service.server import running_service
 # EFBIG, exactly as a full disk fails with ENOSPC (the limit needs no root, unlike a tmpfs).
 FULL_DISK = textwrap.dedent("""
     import json, resource, signal, sys, time
-    from nbrec.serving.logs import RRLogger
+    from nbrec.rrlog.writer import RRLogger
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a killed process
     resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
     log = RRLogger(sys.argv[1], user_ids="plain", salt="")

@@ -12,9 +12,9 @@ import orjson
 import pytest
 import redis
 
+from nbrec.pipeline.publish import publish
+from nbrec.rrlog.writer import RRLogger
 from nbrec.serving.http import ServingApp
-from nbrec.serving.logs import RRLogger
-from nbrec.serving.publish import publish
 from nbrec.serving.service import RecommendationService
 from nbrec.settings import get_settings
 from nbrec.store import open_store

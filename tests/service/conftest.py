@@ -6,8 +6,8 @@ import pytest
 
 from nbrec.data.synthetic import generate
 from nbrec.models import make_model
-from nbrec.serving.logs import RRLogger
-from nbrec.serving.publish import publish
+from nbrec.pipeline.publish import publish
+from nbrec.rrlog.writer import RRLogger
 from nbrec.serving.service import RecommendationService
 from nbrec.store import open_store
 from tests.store.redis_server import redis_server

@@ -26,7 +26,7 @@ def test_bentoml_build_succeeds(tmp_path):
     built = list((tmp_path / "bentos" / "nbrec_recommender").glob("*/bento.yaml"))
     assert len(built) == 1
     spec = yaml.safe_load(built[0].read_text())
-    assert spec["service"] == "bentos.recommender.service:Recommender"
+    assert spec["service"] == "bentos.recommender.service:NbrecService"
     assert spec["entry_service"] == "nbrec_recommender"
     source = built[0].parent / "src"
     assert (source / "bentos" / "recommender" / "service.py").is_file()

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import redis
 
-from nbrec.serving.publish import publish
+from nbrec.pipeline.publish import publish
 from nbrec.serving.schemas import MAX_BODY_BYTES
 from nbrec.store import open_store
 from tests.service.server import rr_lines, running_service

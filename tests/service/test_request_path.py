@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import redis
 
-from nbrec.serving.logs import RRLogger
-from nbrec.serving.publish import build_tables, publish
+from nbrec.pipeline.publish import build_tables, publish
+from nbrec.rrlog.writer import RRLogger
 from nbrec.serving.schemas import FeedbackRequest, RecommendRequest, SimilarItemsRequest
 from nbrec.serving.service import NotFound, NotReady, RecommendationService, Route
 from nbrec.store import open_store
@@ -287,8 +287,8 @@ def test_store_outage_falls_back_to_the_last_known_good_copy(redis_url, item_knn
 
 def test_experiments_folder_plugs_the_experiment_router_in(tmp_path, item_knn, popularity):
     """build_service reads experiments/*.yaml; a variant pinned to a version is served that version."""
-    from nbrec.serving.factory import build_service
     from nbrec.settings import Settings
+    from nbrec.wiring import build_service
 
     example = (ROOT / "experiments" / "examples" / "ranker-ab.yaml").read_text()
     (tmp_path / "exp").mkdir()

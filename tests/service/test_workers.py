@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from nbrec.serving.publish import publish
+from nbrec.pipeline.publish import publish
 from tests.service.server import running_service
 
 pytestmark = pytest.mark.service

@@ -82,7 +82,7 @@ def analyze(
     """Per-variant metrics, tests, SRM, power and guardrails from the RR logs, and the verdict."""
     from nbrec.experiments.analysis import analyze as run
     from nbrec.experiments.config import find_experiment
-    from nbrec.experiments.logs import read_rr_logs
+    from nbrec.rrlog.reader import read_rr_logs
     from nbrec.settings import get_settings
 
     if format not in {"table", "json"}:

@@ -13,8 +13,9 @@ import typer
 
 from nbrec.cli.common import user_errors
 from nbrec.cli.progress import steps
+from nbrec.constants import TOP_N
 
-SERVICE = "bentos.recommender.service:Recommender"
+SERVICE = "bentos.recommender.service:NbrecService"
 
 
 def project_root() -> Path:
@@ -74,14 +75,14 @@ def publish(
     model: str = typer.Option("popularity", help="a registered model name"),
     version: str = typer.Option(None, help="version name (default: <model>-<UTC time>)"),
     store: str = typer.Option(None, help="feature store URL (default NBREC_STORE_URL / SQLite)"),
-    top_n: int = typer.Option(100, help="precomputed recommendations per user"),
+    top_n: int = typer.Option(TOP_N, help="precomputed recommendations per user"),
     live: bool = typer.Option(True, help="make the new version live"),
 ) -> None:
     """Fit MODEL on DATASET and publish it to the feature store, nothing else (no validation,
     gate or registry: that is `nbrec train`)."""
     from nbrec.data import load_dataset
     from nbrec.models import make_model
-    from nbrec.serving.publish import publish as publish_model
+    from nbrec.pipeline.publish import publish as publish_model
 
     version = version or f"{model}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}"
     stages = [f"load {dataset}", f"fit {model}", f"publish {version} (top {top_n} per user)"]

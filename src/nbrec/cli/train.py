@@ -8,7 +8,7 @@ import typer
 
 from nbrec.cli.common import console, user_errors
 from nbrec.cli.progress import flow_progress
-from nbrec.constants import DEFAULT_K
+from nbrec.constants import DEFAULT_K, TOP_N
 
 # Exit codes a scheduler or a Makefile can act on.
 EXIT_REJECTED = 3
@@ -35,7 +35,9 @@ def train(
     tolerance: float = typer.Option(
         None, help="gate: allowed deficit vs the live model (NBREC_GATE_TOLERANCE)"
     ),
-    top_n: int = typer.Option(100, help="recommendations per user published to the feature store"),
+    top_n: int = typer.Option(
+        TOP_N, help="recommendations per user published to the feature store"
+    ),
 ) -> None:
     """Snapshot, validate, train, gate, register and publish a model version.
 

@@ -1,6 +1,6 @@
 """Did the change help? Per-variant metrics, hypothesis tests, SRM, power, guardrails, a verdict.
 
-Inputs are two frames in the RR log schema (``nbrec.experiments.logs.read_rr_logs`` builds them
+Inputs are two frames in the RR log schema (``nbrec.rrlog.reader.read_rr_logs`` builds them
 from ``var/logs/rr-*.jsonl``; the simulator produces them directly): request rows (request_id,
 user_id, variant, n_items, latency_ms, status, fallback) and feedback rows (request_id, event).
 

@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from hashlib import blake2b
 from itertools import accumulate
-from typing import NamedTuple
 
 from nbrec.experiments.config import HOLDOUT, LIVE, Experiment, Variant, check_layers
+from nbrec.serving.routing import NO_EXPERIMENT, Route
 
 _SCALE = 1.0 / 2**64
 
@@ -26,17 +26,6 @@ def bucket(salt: str, user_id: str) -> float:
     """Uniform position in [0, 1) of ``user_id`` under ``salt``."""
     digest = blake2b(f"{salt}:{user_id}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") * _SCALE
-
-
-class Assignment(NamedTuple):
-    """Where a request goes: the tuple the service's ``Router`` seam returns."""
-
-    experiment: str | None
-    variant: str | None
-    model_version: str | None  # None -> whatever is live when the request is served
-
-
-NO_EXPERIMENT = Assignment(None, None, None)
 
 
 class Allocator:
@@ -118,14 +107,14 @@ class ExperimentRouter:
         """Every (experiment, variant) the user is in right now, one per layer at most."""
         return list(self._assigned(user_id))
 
-    def route(self, user_id: str) -> Assignment:
+    def route(self, user_id: str) -> Route:
         found = next(self._assigned(user_id), None)  # later layers need not be hashed
         if found is None:
             return NO_EXPERIMENT
         experiment, variant = found
         if variant == HOLDOUT:
-            return Assignment(experiment.name, HOLDOUT, self.live_version())
-        return Assignment(experiment.name, variant, self.version_of(experiment.variant(variant)))
+            return Route(experiment.name, HOLDOUT, self.live_version())
+        return Route(experiment.name, variant, self.version_of(experiment.variant(variant)))
 
     __call__ = route
 

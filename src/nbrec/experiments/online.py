@@ -11,12 +11,12 @@ Every slate comes with propensities, the probability that each shown item would 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from nbrec.models.bandits import POLICIES, Policy, ThompsonSampling, empirical_means
+from nbrec.serving.routing import Slate
 
 REWARD_EVENTS = frozenset({"click", "purchase"})
 
@@ -34,13 +34,6 @@ class CounterStore(Protocol):
 def namespace(experiment: str, variant: str) -> str:
     """Counter namespace of one bandit variant: a new experiment starts from a flat prior."""
     return f"exp:{experiment}:{variant}"
-
-
-@dataclass(frozen=True)
-class Slate:
-    items: list[str]
-    scores: list[float]
-    propensities: list[float]
 
 
 def propensities(

@@ -7,7 +7,10 @@ the CLI (``--models name``), save/load and the pipeline.
 
 from __future__ import annotations
 
-from nbrec.models.base import Recommender
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the registry is a plain name -> class map; base.Recommender.load uses it
+    from nbrec.models.base import Recommender
 
 _MODELS: dict[str, type[Recommender]] = {}
 

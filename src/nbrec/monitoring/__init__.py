@@ -23,10 +23,10 @@ from nbrec.monitoring.model_health import (
     ks,
     psi,
     save_score_reference,
-    score_reference_from_recs,
     store_reference_loader,
 )
 from nbrec.monitoring.pipeline_health import PipelineStatusCollector
+from nbrec.pipeline.publish import score_reference_from_recs
 
 __all__ = [
     "Monitoring",

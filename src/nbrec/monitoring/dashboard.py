@@ -38,8 +38,8 @@ def build_dashboard(
     The notebook runs in ``<out_dir>/run/``; only a finished rendering replaces the published
     file (atomic rename), so ``GET /dashboard`` never serves half a page.
     """
-    from nbrec.monitoring.report import log_files
     from nbrec.notebooks import render_html, run_notebook
+    from nbrec.rrlog.reader import log_files
 
     settings = get_settings()
     log_dir = Path(log_dir or settings.logs_path)

@@ -1,4 +1,4 @@
-"""Synthetic RR logs in the agreed schema, with known differences between arms.
+"""Synthetic RR logs in the schema of ``nbrec.rrlog.schema``, with known differences between arms.
 
 Used by the dashboard's tests and demos when no real traffic exists yet. Each arm is a
 (variant -> model_version, click probability, daily return probability); users are assigned
@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from nbrec.constants import DEFAULT_K, DEFAULT_SEED
+from nbrec.rrlog.schema import feedback_line, request_line
 
 
 @dataclass(frozen=True)
@@ -79,48 +80,20 @@ def _request(
 ) -> list[dict]:
     """One request event and the feedback events it drew."""
     request_id = uuid.UUID(int=int(rng.integers(0, 2**63))).hex
-    common = {
-        "request_id": request_id,
-        "user_id": user,
-        "model_version": arm.model_version,
-        "experiment": experiment if arm.variant else None,
-        "variant": arm.variant,
-    }
+    ids = (request_id, user, arm.model_version, experiment if arm.variant else None, arm.variant)
+    ts = when.isoformat()
     if rng.random() < ERROR_SHARE:  # a refused request: logged by the service with no items
-        return [{"ts": when.isoformat(), "kind": "request", **common, "k": None, "items": [],
-                 "scores": [], "propensities": None, "fallback": None, "latency_ms": None,
-                 "status": 422, "endpoint": "/recommend", "error": "invalid RecommendRequest"}]  # fmt: skip
+        return [request_line(*ids, k=None, items=[], scores=[], propensities=None, fallback=None,
+                             latency_ms=None, status=422, error="invalid RecommendRequest", ts=ts)]  # fmt: skip
     fallback = "cold_start" if rng.random() < 0.05 else None
     shown = rng.choice(len(popularity), size=k, replace=False, p=popularity)
     items = [f"i{i:05d}" for i in shown]
     scores = np.sort(rng.random(k))[::-1].round(4).tolist()
-    events = [
-        {
-            "ts": when.isoformat(),
-            "kind": "request",
-            **common,
-            "k": k,
-            "items": items,
-            "scores": scores,
-            "propensities": None,
-            "fallback": fallback,
-            "latency_ms": round(float(rng.gamma(2.0, 2.0)), 3),
-            "status": 200,
-            "endpoint": "/recommend",
-        }
-    ]
+    latency = round(float(rng.gamma(2.0, 2.0)), 3)
+    events = [request_line(*ids, k=k, items=items, scores=scores, propensities=None,
+                           fallback=fallback, latency_ms=latency, ts=ts)]  # fmt: skip
     if rng.random() < arm.click_prob:
         later = (when + timedelta(seconds=float(rng.uniform(1, 60)))).isoformat()
         item = items[int(rng.integers(0, k))]
-        for event in ("view", "click"):
-            events.append(
-                {
-                    "ts": later,
-                    "kind": "feedback",
-                    **common,
-                    "item_id": item,
-                    "event": event,
-                    "value": None,
-                }
-            )
+        events += [feedback_line(*ids, item, event, ts=later) for event in ("view", "click")]
     return events

@@ -7,7 +7,7 @@ for ``method="psi"`` (population stability index) and ``method="ks"`` (two-sampl
 Kolmogorov-Smirnov statistic, scipy).
 
 The reference is the training run's scores: a sample of the published top-k lists
-(:func:`score_reference_from_recs`), stored with the version in the feature store and read
+(``nbrec.pipeline.publish.score_reference_from_recs``), stored with the version in the feature store and read
 by :func:`store_reference_loader`, or saved to a file with :func:`save_score_reference`.
 A version without a reference is compared with the first
 ``window`` scores it served instead (label ``reference="first_served"``), so drift over the
@@ -20,7 +20,7 @@ import json
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,6 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from scipy import stats
 
-from nbrec.constants import DEFAULT_K, DEFAULT_SEED
 from nbrec.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -94,24 +93,6 @@ def load_score_reference(version: str, directory: Path | None = None) -> np.ndar
     if not path.is_file():
         return None
     return np.asarray(json.loads(path.read_text())["scores"], float)
-
-
-def score_reference_from_recs(
-    user_recs: Mapping[str, tuple[list, list[float]]],
-    k: int = DEFAULT_K,
-    size: int = 2_000,
-    seed: int = DEFAULT_SEED,
-) -> list[float]:
-    """A sample of the top-k scores a version will serve, from its published per-user lists.
-
-    Stored with the version (e.g. ``info["score_reference"]`` in the feature store), it is the
-    training run's score distribution wherever the version is served.
-    """
-    scores = np.fromiter((s for _, row in user_recs.values() for s in row[:k]), float)
-    scores = scores[np.isfinite(scores)]
-    if scores.size > size:
-        scores = np.random.default_rng(seed).choice(scores, size, replace=False)
-    return np.round(scores, 6).tolist()
 
 
 def store_reference_loader(store) -> Callable[[str], np.ndarray | None]:

@@ -1,6 +1,6 @@
-"""The model lifecycle across the registry and the feature store: publish, promote, roll back.
+"""The model lifecycle across the model store and the feature store: publish, promote, roll back.
 
-The registry (BentoML model store) holds every version's model and metadata; the feature
+The model store (``nbrec.pipeline.model_store``, BentoML's) holds every version's model and metadata; the feature
 store holds the serving tables of published versions and the live pointer. Promoting a
 version that is registered but not published publishes it first, from the checksummed
 artifacts.
@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import pandas as pd
 
-from nbrec import registry
-from nbrec.constants import ITEM_COL, RANK_COL, SCORE_COL, USER_COL
+from nbrec.constants import ITEM_COL, RANK_COL, SCORE_COL, TOP_N, USER_COL
 from nbrec.models import Recommender
+from nbrec.pipeline import model_store
+from nbrec.pipeline.publish import publish
 from nbrec.pipeline.snapshot import snapshot_items
 from nbrec.store import FeatureStore, open_store
 
 
 def publish_version(
     model: Recommender, version: str, store: FeatureStore, items: pd.DataFrame | None = None,
-    top_n: int = 100,
+    top_n: int = TOP_N,
 ) -> bool:  # fmt: skip
     """Write the serving tables of ``version`` (not live yet); False if they were already there."""
-    from nbrec.serving.publish import publish
-
     if version in store.list_versions():
         return False
     publish(model, version, store, items=items, top_n=top_n, make_live=False)
@@ -51,16 +50,16 @@ def live_version(store: FeatureStore | None = None) -> str | None:
 
 
 def promote(version: str, store: FeatureStore | None = None) -> str:
-    """Make ``version`` live, publishing it from the registry first if the store lacks it."""
+    """Make ``version`` live, publishing it from the model store first if the store lacks it."""
     store = store or open_store()
     if version not in store.list_versions():
-        entry = registry.get_version(version)  # KeyError naming the registered versions
-        # Item metadata (what request filters match on) is not in the registry: it comes from
+        entry = model_store.get_model_version(version)  # KeyError naming the registered versions
+        # Item metadata (what request filters match on) is not in the model store: it comes from
         # the snapshot the version was trained on, while that is still there.
         data_hash = entry.metadata.get("data_hash")
         items = snapshot_items(data_hash) if data_hash else None
-        publish_version(registry.load_model(version), version, store, items=items,
-                        top_n=int(entry.metadata.get("top_n", 100)))  # fmt: skip
+        publish_version(model_store.load_model(version), version, store, items=items,
+                        top_n=int(entry.metadata.get("top_n", TOP_N)))  # fmt: skip
     store.set_live(version)
     return version
 
@@ -92,7 +91,7 @@ def models_table(store: FeatureStore | None = None) -> pd.DataFrame:
             "published": v.version in published,
             "live": v.version == live,
         }  # fmt: skip
-        for v in registry.list_versions()
+        for v in model_store.list_model_versions()
     ]
     return pd.DataFrame(rows, columns=["version", "created", "model", "metric", "candidate", "popularity",
                                        "data_hash", "published", "live"])  # fmt: skip

@@ -23,7 +23,7 @@ TABLES = ("interactions", "items", "users")
 
 
 @dataclass
-class Snapshot:
+class DataSnapshot:
     """The frozen input of one run: raw tables as read, their hash and where they are stored."""
 
     name: str
@@ -52,7 +52,7 @@ def snapshots_dir() -> Path:
 
 
 def snapshot_items(data_hash: str, root: str | Path | None = None) -> pd.DataFrame | None:
-    """The item table of the snapshot ``data_hash`` (coerced as in ``Snapshot.dataset``); None if
+    """The item table of the snapshot ``data_hash`` (coerced as in ``DataSnapshot.dataset``); None if
     the snapshot has none or is gone."""
     path = (Path(root) if root is not None else snapshots_dir()) / data_hash / "items.parquet"
     if not path.is_file():
@@ -91,7 +91,7 @@ def content_hash(tables: dict[str, pd.DataFrame]) -> str:
 
 def take_snapshot(
     name: str, data_dir: str | Path | None = None, out_dir: str | Path | None = None
-) -> Snapshot:
+) -> DataSnapshot:
     """Read ``name``, hash it and write it under ``out_dir/<hash>/`` (kept if already there)."""
     label, tables = read_raw(name, data_dir)
     data_hash = content_hash(tables)
@@ -105,4 +105,4 @@ def take_snapshot(
                 "rows": {t: len(f) for t, f in tables.items()}}  # fmt: skip
         # Written last: its presence means the snapshot is complete.
         (path / "snapshot.json").write_text(json.dumps(meta, indent=2))
-    return Snapshot(label, data_hash, path, tables)
+    return DataSnapshot(label, data_hash, path, tables)

@@ -11,27 +11,21 @@ from __future__ import annotations
 
 import hmac
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from nbrec.serving.schemas import PromoteRequest
 from nbrec.settings import get_settings
 from nbrec.store import StoreError
 
-if TYPE_CHECKING:
-    from nbrec.serving.http import ServingApp
-
 logger = logging.getLogger("nbrec.serving")
 ADMIN_PATHS = ("/admin/reload", "/admin/promote", "/admin/rollback")
-
-
-class PromoteRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    version: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -54,14 +48,15 @@ def check_token(request: Request) -> JSONResponse | None:
     return None
 
 
-def admin_routes(app: ServingApp) -> list[Route]:
-    """The admin routes of ``app`` (its ``service`` is attached later, at start-up)."""
+def admin_routes(current_service: Callable[[], Any]) -> list[Route]:
+    """The admin routes; ``current_service()`` is the ``RecommendationService`` (None while the
+    app starts: it is attached after the routes are built)."""
 
     async def guarded(request: Request, action) -> JSONResponse:
         refused = check_token(request)
         if refused is not None:
             return refused
-        service = app.service
+        service = current_service()
         if service is None:
             return _error(503, "the service is starting")
         try:
@@ -106,10 +101,10 @@ def admin_routes(app: ServingApp) -> list[Route]:
 def _promote(version: str, store) -> str:
     """Promote a version known locally (store or registry); BentoML is never asked to look
     further (an unknown tag can make it search remote model repositories)."""
-    from nbrec import registry
+    from nbrec.pipeline import model_store
     from nbrec.pipeline.lifecycle import promote
 
-    known = set(store.list_versions()) | {v.version for v in registry.list_versions()}
+    known = set(store.list_versions()) | {v.version for v in model_store.list_model_versions()}
     if version not in known:
         raise KeyError(f"unknown model version {version!r}; known: {sorted(known)[:20]}")
     return promote(version, store)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -132,10 +133,19 @@ class ApiFastPath:
 
 
 class ServingApp:
-    """The Starlette app; ``service`` is attached at start-up (building the app does no work)."""
+    """The Starlette app; ``service`` is attached at start-up (building the app does no work).
 
-    def __init__(self, service: RecommendationService | None = None):
+    ``dashboard_path()`` finds the rendered product dashboard (None: not built yet); the
+    composition root (``nbrec.wiring``) plugs in the monitoring's.
+    """
+
+    def __init__(
+        self,
+        service: RecommendationService | None = None,
+        dashboard_path: Callable[[], Path | None] | None = None,
+    ):
         self.service = service
+        self.dashboard_path = dashboard_path
         self.handlers: dict[str, Callable] = {}  # API path -> raw ASGI handler (POST only)
         self.app = Router(
             routes=[
@@ -151,7 +161,7 @@ class ServingApp:
                 Route("/metrics", self.metrics),
                 Route("/dashboard", self.dashboard),
                 Route("/openapi.json", self.openapi),
-                *admin_routes(self),  # 404 unless NBREC_ADMIN_TOKEN is set
+                *admin_routes(lambda: self.service),  # 404 unless NBREC_ADMIN_TOKEN is set
             ]
         )  # fmt: skip
 
@@ -219,9 +229,7 @@ class ServingApp:
         """The product dashboard rendered by the ops report flow (nbrec.monitoring)."""
         from starlette.responses import FileResponse
 
-        from nbrec.monitoring import dashboard_html_path
-
-        path = dashboard_html_path()
+        path = self.dashboard_path() if self.dashboard_path is not None else None
         if path is None:
             return json_response(
                 {"error": "no dashboard rendered yet: run `make report` (or flows/report.py)"}, 404

@@ -13,8 +13,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from pydantic.json_schema import models_json_schema
 
-from nbrec.serving.admin import PromoteRequest
-from nbrec.serving.schemas import FeedbackRequest, RecommendRequest, SimilarItemsRequest
+from nbrec.serving.schemas import (
+    FeedbackRequest,
+    PromoteRequest,
+    RecommendRequest,
+    SimilarItemsRequest,
+)
 
 
 class ScoredItem(BaseModel):

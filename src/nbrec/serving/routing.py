@@ -1,9 +1,10 @@
 """The routing seam: which experiment, variant and model version serve a user, and by what policy.
 
-``nbrec.experiments.assignment.ExperimentRouter`` implements ``Router`` (its ``Assignment`` has
-the same three fields); ``LiveRouter`` is the default when no experiment runs. A variant may be
+``nbrec.experiments.assignment.ExperimentRouter`` implements ``Router``; ``LiveRouter`` is the
+default when no experiment runs. ``Route``, ``NO_EXPERIMENT`` and ``Slate`` are defined here
+only: the experiments package uses these types. A variant may be
 answered by an online policy (a bandit) instead of a model's precomputed lists: a
-``PolicyHook`` (``nbrec.experiments.service.BanditVariants``) names that policy for a route.
+``PolicyHook`` (``nbrec.experiments.hooks.BanditVariants``) names that policy for a route.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ class Route(NamedTuple):
     model_version: str | None
 
 
+NO_EXPERIMENT = Route(None, None, None)
+
+
 class Router(Protocol):
     """Maps a user to (experiment, variant, model_version); the experiments seam."""
 
@@ -28,10 +32,8 @@ class Router(Protocol):
 class LiveRouter:
     """The default: everyone gets the live version, no experiment."""
 
-    NO_EXPERIMENT = Route(None, None, None)
-
     def route(self, user_id: str) -> Route:
-        return self.NO_EXPERIMENT
+        return NO_EXPERIMENT
 
 
 class Slate(NamedTuple):

@@ -92,5 +92,11 @@ class FeedbackRequest(_Body):
     request_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
 
 
+class PromoteRequest(_Body):
+    """``POST /admin/promote``: the registered model version to make live."""
+
+    version: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
+
+
 def as_list(values: list[str] | str) -> list[str]:
     return [values] if isinstance(values, str) else values

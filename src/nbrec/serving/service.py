@@ -18,12 +18,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from nbrec.rrlog.schema import error_line, exposure_line, feedback_line, request_line
+from nbrec.rrlog.writer import RRLogger
 from nbrec.serving.cache import LocalCache
-from nbrec.serving.logs import RRLogger
-from nbrec.serving.metrics import ServingMetrics
+from nbrec.serving.loaded_version import LoadedVersion, UnknownVersion
+from nbrec.serving.prometheus import ServingMetrics
 from nbrec.serving.routing import LiveRouter, PolicyHook, Route, Router, VariantPolicy
 from nbrec.serving.schemas import FeedbackRequest, RecommendRequest, SimilarItemsRequest, as_list
-from nbrec.serving.snapshot import Snapshot, UnknownVersion
 from nbrec.store import FeatureStore, Ranked, StoreError
 
 REFRESH_INTERVAL = 0.25
@@ -69,13 +70,13 @@ class RecommendationService:
     ):
         self.store = store
         self.router = router or LiveRouter()
-        self.policies = policies  # bandit variants of experiments (nbrec.experiments.service)
+        self.policies = policies  # bandit variants of experiments (nbrec.experiments.hooks)
         self.metrics = metrics or ServingMetrics(process=False)
         self.rr_log = rr_log
         self.refresh_interval = refresh_interval
         self.on_scores = on_scores  # e.g. the ops score-shift monitor
         self.live_version: str | None = None
-        self._snapshots: dict[str, Snapshot] = {}
+        self._snapshots: dict[str, LoadedVersion] = {}
         self._unloadable: set[str] = set()  # pinned versions that failed to load, until refresh
         self._corrupt: set[str] = set()  # versions whose tables cannot be read: never retried
         self._local = LocalCache(cache_size, seen_ttl)  # top-N lists, recently seen items
@@ -121,7 +122,7 @@ class RecommendationService:
                 pass  # keep serving the last known good version
             return self.live_version
 
-    def _load_or_mark_corrupt(self, version: str) -> Snapshot:
+    def _load_or_mark_corrupt(self, version: str) -> LoadedVersion:
         try:
             return self._snapshot(version)
         except CORRUPT_DATA as exc:
@@ -133,10 +134,10 @@ class RecommendationService:
             )  # fmt: skip
             raise
 
-    def _snapshot(self, version: str) -> Snapshot:
+    def _snapshot(self, version: str) -> LoadedVersion:
         found = self._snapshots.get(version)
         if found is None:
-            found = self._store_call("snapshot", Snapshot.load, self.store, version)
+            found = self._store_call("snapshot", LoadedVersion.load, self.store, version)
             if len(self._snapshots) >= MAX_SNAPSHOTS:
                 keep = {self.live_version}
                 for old in [v for v in self._snapshots if v not in keep][:1]:
@@ -144,14 +145,14 @@ class RecommendationService:
             self._snapshots[version] = found
         return found
 
-    def _live_snapshot(self) -> Snapshot:
+    def _live_snapshot(self) -> LoadedVersion:
         if time.monotonic() - self._checked >= self.refresh_interval:
             self.refresh()
         if self.live_version is None:
             raise NotReady(NO_MODEL)
         return self._snapshot(self.live_version)
 
-    def _route(self, user_id: str) -> tuple[Route, Snapshot]:
+    def _route(self, user_id: str) -> tuple[Route, LoadedVersion]:
         live = self._live_snapshot()
         route = self.router.route(user_id)
         pinned = route.model_version
@@ -248,25 +249,19 @@ class RecommendationService:
         }
         self._observe(route, version, fallback, scores)
         if self.rr_log is not None:
-            base = {"request_id": request_id, "user_id": user, "model_version": version,
-                    "experiment": route.experiment, "variant": route.variant}  # fmt: skip
-            line = {
-                "kind": "request", **base, "k": req.k, "items": items, "scores": scores,
-                "propensities": propensities, "fallback": fallback,
-                "latency_ms": round((time.perf_counter() - start) * 1000, 3), "status": 200,
-                "endpoint": "/recommend",
-            }  # fmt: skip
-            if policy is not None:
-                line["policy"] = policy.name
-            self.rr_log.log(line)
+            ids = (request_id, user, version, route.experiment, route.variant)
+            extra = {"policy": policy.name} if policy is not None else {}
+            self.rr_log.log(request_line(
+                *ids, k=req.k, items=items, scores=scores, propensities=propensities,
+                fallback=fallback, latency_ms=round((time.perf_counter() - start) * 1000, 3),
+                **extra,
+            ))  # fmt: skip
             if route.experiment is not None:
-                self.rr_log.log(
-                    {"kind": "exposure", **base, "items": items, "propensities": propensities}
-                )
+                self.rr_log.log(exposure_line(*ids, items, propensities))
         return payload
 
     def _model_answer(
-        self, req: RecommendRequest, snap: Snapshot, filters: dict[str, set[str]]
+        self, req: RecommendRequest, snap: LoadedVersion, filters: dict[str, set[str]]
     ) -> tuple[list[str], list[float | None], str | None]:
         """The version's precomputed top-N (or a fallback list), filtered; (items, scores, fallback)."""
         user, version = req.user_id, snap.version
@@ -305,7 +300,7 @@ class RecommendationService:
         self,
         policy: VariantPolicy,
         req: RecommendRequest,
-        snap: Snapshot,
+        snap: LoadedVersion,
         filters: dict[str, set[str]],
     ) -> tuple[list[str], list[float | None], list[float] | None, str | None]:
         """A policy's slate over the version's most popular items the user may see.
@@ -350,13 +345,12 @@ class RecommendationService:
             )
         items, scores = _pick(found, req.k, {req.item_id}, {}, None)
         if self.rr_log is not None:
-            self.rr_log.log({
-                "kind": "request", "request_id": request_id, "user_id": None,
-                "model_version": snap.version, "experiment": None, "variant": None, "k": req.k,
-                "items": items, "scores": scores, "propensities": None, "fallback": fallback,
-                "latency_ms": round((time.perf_counter() - start) * 1000, 3), "status": 200,
-                "endpoint": "/similar_items", "item_id": req.item_id,
-            })  # fmt: skip
+            self.rr_log.log(request_line(
+                request_id, None, snap.version, None, None, k=req.k, items=items, scores=scores,
+                propensities=None, fallback=fallback,
+                latency_ms=round((time.perf_counter() - start) * 1000, 3),
+                endpoint="/similar_items", item_id=req.item_id,
+            ))  # fmt: skip
         return {
             "request_id": request_id,
             "model_version": snap.version,
@@ -391,11 +385,10 @@ class RecommendationService:
         m = self.metrics
         m.child(m.feedback, req.event, version or "none", route.variant or "none").inc()
         if self.rr_log is not None:
-            self.rr_log.log({
-                "kind": "feedback", "request_id": request_id, "user_id": req.user_id,
-                "model_version": version, "experiment": route.experiment, "variant": route.variant,
-                "item_id": req.item_id, "event": req.event, "value": req.value,
-            })  # fmt: skip
+            self.rr_log.log(feedback_line(
+                request_id, req.user_id, version, route.experiment, route.variant, req.item_id,
+                req.event, req.value,
+            ))  # fmt: skip
         answer = {
             "request_id": request_id,
             "model_version": version,
@@ -411,13 +404,10 @@ class RecommendationService:
     ) -> None:
         """RR log line for a refused request (4xx/5xx), so the logs account for every request."""
         if self.rr_log is not None:
-            self.rr_log.log({
-                "kind": "request", "request_id": request_id,
-                "user_id": user_id if isinstance(user_id, str) else None,
-                "model_version": self.live_version, "experiment": None, "variant": None,
-                "k": None, "items": [], "scores": [], "propensities": None, "fallback": None,
-                "latency_ms": None, "status": status, "endpoint": endpoint, "error": error[:500],
-            })  # fmt: skip
+            user = user_id if isinstance(user_id, str) else None
+            self.rr_log.log(
+                error_line(request_id, user, self.live_version, endpoint, status, error)
+            )
 
     def close(self) -> None:
         if self.rr_log is not None:
@@ -426,7 +416,11 @@ class RecommendationService:
 
 
 def _pick(
-    ranked: Ranked, k: int, blocked: set[str], filters: dict[str, set[str]], snap: Snapshot | None
+    ranked: Ranked,
+    k: int,
+    blocked: set[str],
+    filters: dict[str, set[str]],
+    snap: LoadedVersion | None,
 ) -> tuple[list[str], list[float | None]]:
     """The first ``k`` items of ``ranked`` not blocked and passing the filters; NaN -> None."""
     items: list[str] = []

@@ -18,6 +18,8 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import orjson
 
+from nbrec.constants import VERSIONS_KEPT
+
 # A ranked list: item ids and their scores, best first.
 Ranked = tuple[list[str], list[float]]
 RECENT_SEEN = 50  # per user, newest first; older ones drop off
@@ -41,7 +43,7 @@ class StoredEmbeddings:
 
 @dataclass
 class VersionTables:
-    """Everything published for one model version (see ``nbrec.serving.publish``)."""
+    """Everything published for one model version (see ``nbrec.pipeline.publish``)."""
 
     info: dict[str, Any]
     user_recs: dict[str, Ranked]
@@ -112,7 +114,7 @@ class FeatureStore(Protocol):
     def list_versions(self) -> list[str]: ...
     def version_info(self, version: str) -> dict[str, Any] | None: ...
     def delete_version(self, version: str) -> None: ...
-    def cleanup(self, keep: int = 3) -> list[str]: ...
+    def cleanup(self, keep: int = VERSIONS_KEPT) -> list[str]: ...
 
     # -- reads of one version ---------------------------------------------------------------
     def user_recs(self, version: str, user_id: str) -> Ranked | None: ...

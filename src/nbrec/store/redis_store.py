@@ -18,6 +18,7 @@ from typing import Any
 
 import redis
 
+from nbrec.constants import VERSIONS_KEPT
 from nbrec.redaction import redact_url
 from nbrec.store.base import (
     HISTORY_LENGTH,
@@ -187,7 +188,7 @@ class RedisStore:
         # set_live refuses it. Its data keys sit in other slots, so they go afterwards.
         self._unlink(keys.all_of_version(version))
 
-    def cleanup(self, keep: int = 3) -> list[str]:
+    def cleanup(self, keep: int = VERSIONS_KEPT) -> list[str]:
         return cleanup_versions(self, keep)
 
     # -- reads ------------------------------------------------------------------------------

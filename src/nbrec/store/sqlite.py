@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from nbrec.constants import VERSIONS_KEPT
 from nbrec.store.base import (
     HISTORY_LENGTH,
     RECENT_SEEN,
@@ -177,7 +178,7 @@ class SQLiteStore:
             db.execute("DELETE FROM kv WHERE version = ?", (version,))
             db.execute("DELETE FROM versions WHERE version = ?", (version,))
 
-    def cleanup(self, keep: int = 3) -> list[str]:
+    def cleanup(self, keep: int = VERSIONS_KEPT) -> list[str]:
         return cleanup_versions(self, keep)
 
     # -- reads ------------------------------------------------------------------------------

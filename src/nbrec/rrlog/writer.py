@@ -1,4 +1,4 @@
-"""Request/response (RR) logs: one JSON line per request, feedback and exposure event.
+"""The RR log writer: one JSON line per request, feedback and exposure event (``schema``).
 
 The request path only puts a dict on a bounded queue (never blocks, never raises); a
 background thread serialises and writes. When the queue is full the line is dropped and
@@ -30,20 +30,15 @@ from typing import Any
 
 import orjson
 
+from nbrec.rrlog.schema import iso_utc
+
 MAX_BYTES = 50 * 1024 * 1024
 BACKUPS = 20
 QUEUE_SIZE = 20_000
 CHUNK_BYTES = 64 * 1024
 REOPEN_AFTER = 1.0  # seconds between attempts to reopen a log file that failed
 USER_ID_MODES = ("plain", "hash", "drop")
-logger = logging.getLogger("nbrec.serving")
-
-
-def iso_utc(stamp: float) -> str:
-    """Unix time as ISO 8601 UTC with milliseconds: 2026-11-29T08:30:00.123Z."""
-    return (
-        datetime.fromtimestamp(stamp, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    )
+logger = logging.getLogger("nbrec.rrlog")
 
 
 def _rotated_name(default_name: str) -> str:

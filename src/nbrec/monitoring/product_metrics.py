@@ -25,37 +25,11 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from nbrec.rrlog.reader import log_files
+from nbrec.rrlog.schema import COLUMNS, LOG_PATTERN
+
 GROUP = ["model_version", "variant"]
 NO_VARIANT = "(none)"
-LOG_PATTERN = "rr-*.jsonl"
-# Every key of the agreed RR log schema that the report reads, with its DuckDB type.
-COLUMNS = {
-    "ts": "TIMESTAMPTZ",
-    "kind": "VARCHAR",
-    "request_id": "VARCHAR",
-    "user_id": "VARCHAR",
-    "model_version": "VARCHAR",
-    "experiment": "VARCHAR",
-    "variant": "VARCHAR",
-    "items": "VARCHAR[]",
-    "fallback": "VARCHAR",
-    "latency_ms": "DOUBLE",
-    "status": "INTEGER",
-    "item_id": "VARCHAR",
-    "event": "VARCHAR",
-}
-
-
-def log_files(log_dir: str | Path, pattern: str = LOG_PATTERN) -> list[Path]:
-    """The RR log files in ``log_dir``; an error saying what to do if there are none."""
-    files = sorted(Path(log_dir).glob(pattern))
-    if not files:
-        raise FileNotFoundError(
-            f"no RR logs matching {pattern!r} in {Path(log_dir).resolve()}; point LOG_DIR at the "
-            "service's log folder (NBREC_LOG_DIR) or make synthetic ones with "
-            "nbrec.monitoring.fake_logs.write_fake_logs"
-        )
-    return files
 
 
 def open_logs(log_dir: str | Path, pattern: str = LOG_PATTERN) -> duckdb.DuckDBPyConnection:
@@ -211,13 +185,13 @@ def read_leaderboard(path: str | Path | None) -> pd.DataFrame:
     return pd.DataFrame(json.loads(Path(path).read_text()))
 
 
-def registry_models() -> dict[str, str]:
-    """``{version: model name}`` from the model registry; empty if it cannot be read."""
+def model_names() -> dict[str, str]:
+    """``{version: model name}`` from the model store; empty if it cannot be read."""
     try:
-        from nbrec import registry
+        from nbrec.pipeline import model_store
 
-        return {entry.version: entry.model for entry in registry.list_versions()}
-    except Exception:  # a dashboard without the registry still shows the online figures
+        return {entry.version: entry.model for entry in model_store.list_model_versions()}
+    except Exception:  # a dashboard without the model store still shows the online figures
         return {}
 
 
@@ -226,7 +200,7 @@ def offline_vs_online(
 ) -> pd.DataFrame:
     """Online figures next to the offline ones of the model each version was trained from.
 
-    A version's model comes from ``models`` (the registry: pipeline versions are hashes), else
+    A version's model comes from ``models`` (the model store: pipeline versions are hashes), else
     from the longest leaderboard ``model`` name the version contains (``popularity-20260101``);
     unmatched versions keep NaN offline figures.
     """

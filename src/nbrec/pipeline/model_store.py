@@ -1,4 +1,4 @@
-"""Model versions in the BentoML model store: register, list, load with checksum verification.
+"""The model store: model versions saved in BentoML's model store, listed, loaded with checksums.
 
 Each version is the BentoML model ``nbrec-recommender:<version>``; its folder holds the
 model saved by ``Recommender.save`` under ``model/``, and its metadata the metrics, data
@@ -40,7 +40,7 @@ class ModelVersion:
         return self.metadata.get("metrics", {})
 
 
-def model_store():
+def bento_store():
     """The BentoML ``ModelStore`` at ``Settings.model_store_path`` (created on first use)."""
     use_bentoml_home()
     from bentoml._internal.models import ModelStore
@@ -72,21 +72,21 @@ def verify(folder: Path, expected: dict[str, str]) -> None:
 
 
 def _find(version: str, store=None):
-    """The BentoML model of ``version`` in ``store`` (default: ``model_store()``), or None."""
+    """The BentoML model of ``version`` in ``store`` (default: ``bento_store()``), or None."""
     import bentoml
     from bentoml.exceptions import NotFound
 
     try:
-        return bentoml.models.get(f"{MODEL_NAME}:{version}", _model_store=store or model_store())
+        return bentoml.models.get(f"{MODEL_NAME}:{version}", _model_store=store or bento_store())
     except NotFound:
         return None
 
 
-def register(model: Recommender, version: str, metadata: dict) -> tuple[ModelVersion, bool]:
+def save_model(model: Recommender, version: str, metadata: dict) -> tuple[ModelVersion, bool]:
     """Save ``model`` as ``version`` with ``metadata``; (version, False) if it was already there."""
     import bentoml
 
-    store = model_store()
+    store = bento_store()
     found = _find(version, store)
     if found is not None:
         return _as_version(found), False
@@ -120,21 +120,21 @@ def _as_version(bento_model) -> ModelVersion:
     )
 
 
-def get_version(version: str) -> ModelVersion:
+def get_model_version(version: str) -> ModelVersion:
     found = _find(version)
     if found is None:
-        known = [v.version for v in list_versions()]
+        known = [v.version for v in list_model_versions()]
         raise KeyError(f"no registered model version {version!r}; registered: {known}")
     return _as_version(found)
 
 
-def list_versions() -> list[ModelVersion]:
+def list_model_versions() -> list[ModelVersion]:
     """Every registered version, newest first."""
     import bentoml
     from bentoml.exceptions import NotFound
 
     try:
-        found = bentoml.models.list(MODEL_NAME, _model_store=model_store())
+        found = bentoml.models.list(MODEL_NAME, _model_store=bento_store())
     except NotFound:
         return []
     return sorted((_as_version(m) for m in found), key=lambda v: v.created, reverse=True)
@@ -142,7 +142,7 @@ def list_versions() -> list[ModelVersion]:
 
 def load_model(version: str) -> Recommender:
     """The registered model, after its files matched the recorded sha256 manifest."""
-    entry = get_version(version)
+    entry = get_model_version(version)
     folder = entry.path / ARTIFACT_DIR
     verify(folder, entry.metadata.get("manifest", {}))
     return Recommender.load(folder)

@@ -11,9 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from nbrec import registry
 from nbrec.constants import DEFAULT_K, DEFAULT_SEED, ITEM_COL, USER_COL
-from nbrec.pipeline import status
+from nbrec.pipeline import model_store, status
 from nbrec.pipeline.lifecycle import published_recs
 from nbrec.store import FeatureStore, open_store
 from nbrec.validation import (
@@ -35,7 +34,7 @@ def check_live(
     version = store.live_version()
     if version is None:
         return None
-    model = registry.load_model(version)
+    model = model_store.load_model(version)
     rng = np.random.default_rng(seed)
     users = model.user_ids_.to_numpy()
     users = rng.choice(users, size=min(sample, len(users)), replace=False)

@@ -1,7 +1,8 @@
-"""RR logs <-> the frames the analysis reads, with DuckDB over ``rr-*.jsonl``.
+"""Reading RR logs (``rr-*.jsonl``) with DuckDB, and writing simulated rows in their schema.
 
-Request rows keep what the analysis needs (``n_items`` instead of the item list); feedback rows
-are those of the experiment or answering one of its requests.
+``read_rr_logs`` gives the experiment analysis its frames: request rows keep what the analysis
+needs (``n_items`` instead of the item list); feedback rows are those of the experiment or
+answering one of its requests. ``log_files`` finds the files (the product report reads them).
 """
 
 from __future__ import annotations
@@ -13,14 +14,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-REQUEST_COLUMNS = ["ts", "request_id", "user_id", "model_version", "experiment", "variant", "k",
-                   "n_items", "latency_ms", "status", "fallback", "endpoint"]  # fmt: skip
-FEEDBACK_COLUMNS = ["ts", "request_id", "user_id", "model_version", "experiment", "variant",
-                    "item_id", "event", "value"]  # fmt: skip
+from nbrec.rrlog.schema import FEEDBACK_COLUMNS, LOG_PATTERN, REQUEST_COLUMNS
 
 
-def log_files(log_dir: str | Path) -> list[Path]:
-    return sorted(Path(log_dir).glob("rr-*.jsonl"))
+def find_log_files(log_dir: str | Path, pattern: str = LOG_PATTERN) -> list[Path]:
+    """The RR log files in ``log_dir`` (maybe none)."""
+    return sorted(Path(log_dir).glob(pattern))
+
+
+def log_files(log_dir: str | Path, pattern: str = LOG_PATTERN) -> list[Path]:
+    """The RR log files in ``log_dir``; an error saying what to do if there are none."""
+    files = find_log_files(log_dir, pattern)
+    if not files:
+        raise FileNotFoundError(
+            f"no RR logs matching {pattern!r} in {Path(log_dir).resolve()}; point LOG_DIR at the "
+            "service's log folder (NBREC_LOG_DIR) or make synthetic ones with "
+            "nbrec.monitoring.fake_logs.write_fake_logs"
+        )
+    return files
 
 
 def read_rr_logs(
@@ -29,7 +40,7 @@ def read_rr_logs(
     """(requests, feedback) from every ``rr-*.jsonl`` under ``log_dir``, for one experiment or all."""
     import duckdb
 
-    files = [str(p) for p in log_files(log_dir) if p.stat().st_size > 0]
+    files = [str(p) for p in find_log_files(log_dir) if p.stat().st_size > 0]
     if not files:
         raise FileNotFoundError(
             f"no RR logs (rr-*.jsonl) under {log_dir}: run the service (or `nbrec simulate`) first, "

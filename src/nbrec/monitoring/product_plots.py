@@ -10,7 +10,7 @@ import math
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from nbrec.monitoring.report import GROUP
+from nbrec.monitoring.product_metrics import GROUP
 
 LABELS = {
     "requests": "requests",

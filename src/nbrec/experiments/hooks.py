@@ -4,7 +4,7 @@
 its ``PolicyHook`` whether the route is answered by an online policy. ``experiment_hooks()``
 gives both from ``experiments/*.yaml``: the ``ExperimentRouter`` (model-version variants need
 nothing more) and ``BanditVariants``, which answers policy variants with ``OnlineBandit``s whose
-counters live in the feature store. ``nbrec.serving.factory.build_service()`` plugs them in, so
+counters live in the feature store. ``nbrec.wiring.build_service()`` plugs them in, so
 ``nbrec serve`` serves every kind of variant.
 """
 
@@ -33,8 +33,7 @@ class BanditVariant:
 
     def recommend(self, pool: list[str], k: int) -> Slate:
         with self._lock:
-            slate = self.bandit.recommend(pool, k, self._rng)
-        return Slate(slate.items, slate.scores, slate.propensities)
+            return self.bandit.recommend(pool, k, self._rng)
 
     def feedback(self, item_id: str, event: str) -> bool:
         return self.bandit.feedback(item_id, event)

@@ -1,12 +1,23 @@
-"""Build the service the way it runs in production: store, RR log, metrics, ops collectors,
-experiments (variant routing, bandit variants)."""
+"""The composition root: the one place that wires a running service together.
+
+``nbrec serve`` and the bento (``bentos/recommender``) call ``start(http)``; it builds the
+``RecommendationService`` from ``NBREC_*`` settings and plugs in what the request path only
+knows through small interfaces: the feature store (behind the circuit breaker), the RR log
+writer, Prometheus metrics, the ops collectors and score-shift monitor (``nbrec.monitoring``),
+the experiments' router and bandit variants (``nbrec.experiments``) and the rendered product
+dashboard. Nothing below this module imports it (see the layers in pyproject.toml).
+"""
 
 from __future__ import annotations
 
+from nbrec.experiments.hooks import experiment_hooks
+from nbrec.monitoring import dashboard_html_path, register_collectors, store_reference_loader
+from nbrec.rrlog.writer import RRLogger
 from nbrec.serving.guard import GuardedStore
-from nbrec.serving.logs import RRLogger
-from nbrec.serving.metrics import ServingMetrics
-from nbrec.serving.service import RecommendationService, Router
+from nbrec.serving.http import ServingApp
+from nbrec.serving.prometheus import ServingMetrics
+from nbrec.serving.routing import Router
+from nbrec.serving.service import RecommendationService
 from nbrec.settings import Settings, get_settings
 from nbrec.store import open_store
 
@@ -19,9 +30,6 @@ def build_service(
     With experiments in ``NBREC_EXPERIMENTS_DIR`` (*.yaml) it routes users to their variants and
     answers bandit variants from the store's counters; ``router`` overrides the routing only.
     """
-    from nbrec.experiments.service import experiment_hooks
-    from nbrec.monitoring import register_collectors, store_reference_loader  # ops health
-
     settings = settings or get_settings()
     # Request-path store calls get a time budget, and a failing store is skipped for a while
     # (answers come from the in-process copy) instead of costing every request its timeout.
@@ -53,3 +61,12 @@ def build_service(
         policies=policies,
         seen_ttl=settings.seen_cache_ttl,
     )
+
+
+def start(http: ServingApp, settings: Settings | None = None) -> RecommendationService:
+    """Build the service, attach it and the dashboard to ``http``, load the live version."""
+    service = build_service(settings)
+    http.dashboard_path = dashboard_html_path
+    http.service = service
+    service.refresh()
+    return service

@@ -1,4 +1,4 @@
-"""The in-process copy of one published version: what every request needs without a store call.
+"""The in-process copy of one published version (``LoadedVersion``): what every request needs without a store call.
 
 A snapshot holds the popularity fallback, item metadata (for filters) and the embeddings that
 score a cold-start user; it is loaded once per version and is the last-known-good copy the
@@ -21,7 +21,7 @@ class UnknownVersion(LookupError):
     """The version is not (or no longer) in the store."""
 
 
-class Snapshot:
+class LoadedVersion:
     """Immutable per-version data kept in memory."""
 
     def __init__(
@@ -43,7 +43,7 @@ class Snapshot:
         self.item_ids = np.asarray(embeddings.item_ids, dtype=object) if embeddings else None
 
     @classmethod
-    def load(cls, store: FeatureStore, version: str) -> Snapshot:
+    def load(cls, store: FeatureStore, version: str) -> LoadedVersion:
         info = store.version_info(version)
         if info is None:
             raise UnknownVersion(f"model version {version!r} is not in the feature store {store!r}")

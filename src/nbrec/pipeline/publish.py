@@ -10,6 +10,7 @@ The training pipeline calls exactly this function.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,13 +18,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from nbrec.constants import ITEM_COL
+from nbrec.constants import DEFAULT_K, DEFAULT_SEED, ITEM_COL, TOP_N, VERSIONS_KEPT
 from nbrec.models.base import Recommender, top_k
 from nbrec.store import FeatureStore, StoredEmbeddings, VersionTables, open_store
 
 SIMILAR_N = 20  # similar items kept per item
 SIM_BLOCK = 512  # items per block of the item x item co-occurrence product
-KEEP_VERSIONS = 5  # versions kept for rollback after a live publish
 
 
 def user_top_n(model: Recommender, top_n: int) -> dict[str, tuple[list[str], list[float]]]:
@@ -108,12 +108,29 @@ def stored_embeddings(model: Recommender) -> StoredEmbeddings | None:
     )
 
 
+def score_reference_from_recs(
+    user_recs: Mapping[str, tuple[list, list[float]]],
+    k: int = DEFAULT_K,
+    size: int = 2_000,
+    seed: int = DEFAULT_SEED,
+) -> list[float]:
+    """A sample of the top-k scores a version will serve, from its published per-user lists.
+
+    Stored with the version (``info["score_reference"]`` in the feature store), it is the
+    training run's score distribution wherever the version is served; the score-shift monitor
+    (``nbrec.monitoring.model_health``) compares served scores with it.
+    """
+    scores = np.fromiter((s for _, row in user_recs.values() for s in row[:k]), float)
+    scores = scores[np.isfinite(scores)]
+    if scores.size > size:
+        scores = np.random.default_rng(seed).choice(scores, size, replace=False)
+    return np.round(scores, 6).tolist()
+
+
 def build_tables(
-    model: Recommender, version: str, items: pd.DataFrame | None = None, top_n: int = 100
+    model: Recommender, version: str, items: pd.DataFrame | None = None, top_n: int = TOP_N
 ) -> VersionTables:
     """Everything ``publish`` writes, computed in memory (useful to inspect or test)."""
-    from nbrec.monitoring.model_health import score_reference_from_recs  # scipy: import late
-
     model._check_fitted()
     if top_n < 1:
         raise ValueError(f"top_n must be >= 1, got {top_n}")
@@ -148,9 +165,9 @@ def publish(
     version: str,
     store: FeatureStore | str | None,
     items: pd.DataFrame | None = None,
-    top_n: int = 100,
+    top_n: int = TOP_N,
     make_live: bool = True,
-    keep: int = KEEP_VERSIONS,
+    keep: int = VERSIONS_KEPT,
 ) -> dict[str, Any]:
     """Write ``model``'s serving tables as ``version``; flip the live pointer if ``make_live``.
 
