@@ -214,7 +214,7 @@ def run_ingest(
     """One pass of the data loop's ingestion: events, then closed RR log files; recorded in
     ``var/status/ingest.json`` (the service's metrics read it). Returns the counts."""
     from nbrec.events import status
-    from nbrec.events.journal import open_journal
+    from nbrec.events.backends import open_journal
     from nbrec.events.rr_archive import archive
     from nbrec.settings import get_settings
 

@@ -22,7 +22,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 from nbrec.events.schema import encode
@@ -142,29 +141,3 @@ def wait_durable(future: Future, timeout: float) -> None:
         future.result(timeout)
     except FutureTimeout:
         raise JournalUnavailable(f"the event was not durable within {timeout:g}s") from None
-
-
-def default_url() -> str:
-    """``NBREC_EVENTS_URL``; else the store's Redis when the store is Redis; else SQLite."""
-    from nbrec.settings import get_settings
-
-    settings = get_settings()
-    if settings.events_url:
-        return settings.events_url
-    if settings.store_url.startswith(("redis://", "rediss://", "unix://")):
-        return settings.store_url
-    return f"sqlite:///{Path(settings.var_dir) / 'events' / 'journal.sqlite'}"
-
-
-def open_journal(url: str | None = None, **options: Any) -> EventJournal:
-    """The journal at ``url``: ``sqlite:///path`` (or a path) or ``redis://host:port/db``."""
-    url = url or default_url()
-    if url.startswith(("redis://", "rediss://", "unix://")):
-        from nbrec.events.redis_stream import RedisStreamJournal
-
-        return RedisStreamJournal(url, **options)
-    from nbrec.events.sqlite_journal import SQLiteJournal
-
-    # SQLAlchemy's spelling: sqlite:///relative/path, sqlite:////absolute/path
-    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
-    return SQLiteJournal(path, **options)
