@@ -40,8 +40,12 @@ class NbrecService:
     """POST /recommend, /similar_items, /feedback; GET /healthz, /readyz, /metrics."""
 
     def __init__(self) -> None:
+        from nbrec.lifetime import die_with_parent
         from nbrec.wiring import start
 
+        # The arbiter starts this worker in a session of its own: without this, a SIGKILL of
+        # `nbrec serve` (its process group) leaves the worker answering on the port.
+        die_with_parent()
         self.core = start(http)
         # Start-up leaves ~10^6 long-lived objects (BentoML, pandas, ...): freezing them keeps
         # full garbage collections from pausing requests for tens of milliseconds (p99).

@@ -44,19 +44,32 @@ def train(
     Exit 0: a version is live. 3: the gate rejected the candidate (production unchanged).
     4: the data failed validation (the message names the expectations and the report).
     """
+    from prefect.logging.handlers import APILogHandler
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
     from nbrec.data.schema import DataError
     from nbrec.pipeline.flows import load_flow_module
+    from nbrec.pipeline.prefect_server import local_server
     from nbrec.validation import ValidationFailed
 
     flows = load_flow_module("training")  # imports Prefect, which sets up its logging
     _without_tracebacks((ValidationFailed, DataError))
     names = None if notebooks is None else [n.strip() for n in notebooks.split(",") if n.strip()]
     try:
-        with flow_progress("train"):
-            result = flows.run_training(
-                dataset=dataset, model=model, k=k, notebooks=names, tune=tune, margin=margin,
-                tolerance=tolerance, top_n=top_n,
-            )  # fmt: skip
+        # Prefect's own temporary server would outlive this process if it were killed (OOM
+        # killer, kill -9): the one started here dies with it.
+        with (
+            flow_progress("train"),
+            local_server(services=False) as url,
+            temporary_settings({PREFECT_API_URL: url}),
+        ):
+            try:
+                result = flows.run_training(
+                    dataset=dataset, model=model, k=k, notebooks=names, tune=tune,
+                    margin=margin, tolerance=tolerance, top_n=top_n,
+                )  # fmt: skip
+            finally:  # Prefect ships its logs in the background: all of them, before it stops
+                APILogHandler().flush()
     except ValidationFailed as exc:
         console.print(f"[red]validation failed:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(EXIT_INVALID_DATA) from None

@@ -16,6 +16,8 @@ import time
 import urllib.request
 from collections.abc import Iterator
 
+from nbrec.lifetime import preexec_die_with_parent
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -42,16 +44,22 @@ def wait_healthy(url: str, timeout: float = 120.0, process: subprocess.Popen | N
 
 
 @contextlib.contextmanager
-def local_server(port: int | None = None) -> Iterator[str]:
-    """Yield an API URL: ``PREFECT_API_URL`` if set, else a server started here (stopped on exit)."""
+def local_server(port: int | None = None, services: bool = True) -> Iterator[str]:
+    """Yield an API URL: ``PREFECT_API_URL`` if set, else a server started here (stopped on exit).
+
+    ``services=False`` runs the API alone (no scheduler): enough to run flows. The server dies
+    with this process however it ends (parent-death signal), SIGKILL and OOM killer included.
+    """
     if os.environ.get("PREFECT_API_URL"):
         yield os.environ["PREFECT_API_URL"]
         return
     port = port or free_port()
     url = f"http://127.0.0.1:{port}/api"
+    command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+               "--port", str(port), *([] if services else ["--no-services"])]  # fmt: skip
     process = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        preexec_fn=preexec_die_with_parent(),  # noqa: PLW1509 - set before exec, no locks taken
     )  # fmt: skip
     try:
         wait_healthy(url, process=process)

@@ -1,0 +1,49 @@
+"""Child processes die with their parent: no orphan keeps a port or a server running.
+
+BentoML's arbiter starts its workers in sessions of their own, so a SIGKILL of the
+``nbrec serve`` process group (or the OOM killer taking the arbiter) would leave a worker
+answering on the port; ``nbrec train``'s temporary Prefect server would outlive a killed
+``nbrec train`` the same way. Linux's parent-death signal (``prctl(PR_SET_PDEATHSIG)``) has the
+kernel signal the child the moment its parent is gone, however the parent died.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def die_with_parent(sig: int = signal.SIGTERM) -> bool:
+    """Have the kernel send ``sig`` to this process when its parent exits (Linux only).
+
+    Returns False where the kernel has no such signal. If the parent is already gone (it died
+    between our start and this call), ``sig`` is sent at once.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    parent = os.getppid()
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"prctl(PR_SET_PDEATHSIG): {os.strerror(errno)}")
+    if os.getppid() != parent:
+        os.kill(os.getpid(), sig)
+    return True
+
+
+def preexec_die_with_parent(sig: int = signal.SIGTERM):
+    """A ``subprocess.Popen(preexec_fn=...)`` that makes the child die with the caller.
+
+    The signal survives ``exec``, so it holds for any program started this way. The kernel ties
+    it to the thread that forked: start such children from a thread that lives as long as they
+    should (the main thread).
+    """
+
+    def preexec() -> None:
+        die_with_parent(sig)
+
+    return preexec
