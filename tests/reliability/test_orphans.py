@@ -16,7 +16,7 @@ import pytest
 
 from nbrec.data import write_parquet_dataset
 from nbrec.data.synthetic import generate
-from nbrec.serving.publish import publish
+from nbrec.pipeline.publish import publish
 from tests.service.server import NBREC, START_TIMEOUT, free_port, service_env
 
 
