@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
 from nbrec.models import make_model
@@ -63,3 +64,18 @@ def test_fixed_weights_skip_learning():
     model.fit(checkerboard())
     assert model.weights_ == {"ease": 0.5, "rp3beta": 0.5}
     assert not hasattr(model, "validation_curve_")
+
+
+def test_weights_on_a_given_validation_split_score_like_the_leaderboard(board):
+    """weights_on's NDCG at a corner of the simplex is the member's own validation NDCG."""
+    from nbrec.data.splits import stratified_split
+    from nbrec.evaluation.metrics import accuracy
+
+    train, validation = stratified_split(board, 0.25, 1)
+    blend = make_model("blend", members="ease,rp3beta", member_params={"ease": {"l2": 10.0}})
+    weights, score = blend.weights_on(train, validation)
+    ease = make_model("ease", l2=10.0).fit(train)
+    direct = accuracy(ease.recommend(validation["user_id"].unique(), k=10), validation, 10)
+    curve = {tuple(w): s for w, s in blend.validation_curve_}
+    assert curve[(1.0, 0.0)] == pytest.approx(direct["ndcg@10"], abs=1e-6)
+    assert score == max(curve.values()) and abs(sum(weights.values()) - 1) < 1e-9

@@ -81,9 +81,15 @@ def run_leaderboard(
         if say:
             say(f"leaderboard {position + 1}/{len(names)}: {name}")
         params, trials = {}, pd.DataFrame()
-        if name == "blend":
-            members = make_model("blend").member_names()
-            params = {"member_params": {m: chosen[m] for m in members if chosen.get(m)}}
+        if name == "blend":  # its weights are hyperparameters: learned on the validation split
+            blend = make_model("blend")
+            members = {m: chosen[m] for m in blend.member_names() if chosen.get(m)}
+            blend.member_params = members
+            weights, blend_val = blend.weights_on(tuning.train, tuning.test, items, users)
+            params = {"member_params": members, "weights": weights}
+            trials = pd.DataFrame([{**weights, target: blend_val, "state": "complete"}])
+            if say:
+                say(f"blend weights on validation: {weights} -> {target} {blend_val:.4f}")
         elif tune_models:
             budget = None
             if time_budget is not None:

@@ -21,11 +21,10 @@ import scipy.sparse as sp
 
 from nbrec.constants import DEFAULT_K, DEFAULT_SEED, DEFAULT_VALIDATION_RATIO, ITEM_COL, USER_COL
 from nbrec.data.splits import stratified_split
-from nbrec.models.base import Recommender, TrainingData
-from nbrec.models.lightfm_model import ndcg_at_k
+from nbrec.models.base import Recommender, TrainingData, exclude, top_k
 from nbrec.models.registry import get_model_class, register
 
-DEFAULT_MEMBERS = "edlae,rp3beta,lightfm"
+DEFAULT_MEMBERS = "ease,als,lightfm"
 # Simplex grid step by number of members (2: 11 points, 3: 21, 4: 35, more: 5 per axis).
 GRID_STEPS = {1: 1, 2: 10, 3: 5, 4: 4}
 
@@ -43,6 +42,19 @@ def standardised(scores: np.ndarray, seen: sp.csr_matrix) -> np.ndarray:
     return np.nan_to_num(out, copy=False)
 
 
+def ndcg_sum(
+    scores: np.ndarray, seen: sp.csr_matrix, relevant: sp.csr_matrix, n_relevant, k: int
+) -> float:
+    """Sum over rows of NDCG@k (seen items excluded; the ideal list from ``n_relevant``)."""
+    scores = scores.copy()
+    exclude(scores, seen)
+    items, _ = top_k(scores, k)
+    hits = np.take_along_axis(relevant.toarray() > 0, items, axis=1)
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    ideal = np.cumsum(discounts)[np.minimum(n_relevant, k) - 1]
+    return float(((hits * discounts).sum(axis=1) / ideal).sum())
+
+
 def simplex(n: int, steps: int) -> list[np.ndarray]:
     """Weight vectors of ``n`` members on a grid with ``steps`` steps per unit."""
     points = [c for c in itertools.product(range(steps + 1), repeat=n) if sum(c) == steps]
@@ -51,8 +63,9 @@ def simplex(n: int, steps: int) -> list[np.ndarray]:
 
 @register
 class Blend(Recommender):
-    """Weighted blend of registered models (default EDLAE, RP3beta, LightFM); the weights
-    are learned on a validation split carved from the training data (see module docstring).
+    """Weighted blend of registered models (default EASE, ALS, LightFM: three families); the
+    weights are learned on a validation split carved from the training data (module docstring)
+    unless given; the leaderboard learns them on its own validation split (``weights_on``).
 
     ``member_params`` maps a member's name to its hyperparameters (the leaderboard passes
     the tuned ones); ``weights`` maps names to fixed weights and skips the learning.
@@ -113,33 +126,45 @@ class Blend(Recommender):
         if len(names) == 1:
             return {names[0]: 1.0}
         inner, held = stratified_split(frame, self.validation_ratio, self.seed)
-        members = [self._member(n).fit(inner, *self._side) for n in names]
-        known = held[ITEM_COL].astype(str).isin(members[0].item_ids_) & held[USER_COL].astype(
-            str
-        ).isin(members[0].user_ids_)
-        held = held[known]
-        rows = members[0].user_rows(held[USER_COL].unique())
-        seen = members[0].seen_[rows]
+        weights, _ = self.weights_on(inner, held, *self._side)
+        return weights
+
+    def weights_on(
+        self, train: pd.DataFrame, validation: pd.DataFrame, items=None, users=None
+    ) -> tuple[dict[str, float], float]:
+        """Members fitted on ``train``; the simplex weights with the best NDCG@k on
+        ``validation`` and that NDCG (the leaderboard calls this with its validation split)."""
+        names = self.member_names()
+        members = [self._member(n).fit(train, items, users) for n in names]
+        first = members[0]
+        n_users = validation[USER_COL].nunique()
+        validation = validation[validation[USER_COL].astype(str).isin(first.user_ids_)]
+        # every validation interaction is relevant (the protocol), known items or not
+        n_relevant = validation.groupby(validation[USER_COL].astype(str)).size()
+        held = validation[validation[ITEM_COL].astype(str).isin(first.item_ids_)]
+        rows = first.user_rows(held[USER_COL].unique())
+        seen = first.seen_[rows]
         relevant = sp.csr_matrix(
             (
                 np.ones(len(held)),
                 (
-                    pd.Index(members[0].user_ids_[rows]).get_indexer(held[USER_COL].astype(str)),
-                    members[0].item_ids_.get_indexer(held[ITEM_COL].astype(str)),
+                    pd.Index(first.user_ids_[rows]).get_indexer(held[USER_COL].astype(str)),
+                    first.item_ids_.get_indexer(held[ITEM_COL].astype(str)),
                 ),
             ),
-            shape=(len(rows), len(members[0].item_ids_)),
+            shape=(len(rows), len(first.item_ids_)),
         )
+        n_rel = n_relevant.reindex(first.user_ids_[rows]).to_numpy()
         z = [standardised(m._score(rows), seen) for m in members]
         self.validation_curve_ = []
         best, best_score = None, -np.inf
         for w in simplex(len(names), GRID_STEPS.get(len(names), 5)):
-            score = ndcg_at_k(sum(wi * zi for wi, zi in zip(w, z, strict=True)), seen,
-                              relevant, self.k)  # fmt: skip
+            mix = sum(wi * zi for wi, zi in zip(w, z, strict=True))
+            score = ndcg_sum(mix, seen, relevant, n_rel, self.k) / max(n_users, 1)
             self.validation_curve_.append((w.tolist(), score))
             if score > best_score:
                 best, best_score = w, score
-        return dict(zip(names, best.tolist(), strict=True))
+        return dict(zip(names, best.tolist(), strict=True)), float(best_score)
 
     def _score(self, rows: np.ndarray) -> np.ndarray:
         seen = self.seen_[rows]
