@@ -49,9 +49,11 @@ def test_ease_session_trials_equal_separate_fits(data_split):
     assert top["ndcg@10"] == pytest.approx(direct, abs=1e-6)
 
 
-def test_time_budget_stops_tuning(data_split):
-    _, trials = tune("rp3beta", data_split, k=10, max_trials=50, time_budget=1e-3)
-    assert len(trials) == 1  # the trial under way finishes, no other starts
+@pytest.mark.parametrize("budget", [0.0, 1e-3])
+def test_time_budget_stops_tuning(data_split, budget):
+    best, trials = tune("rp3beta", data_split, k=10, max_trials=50, time_budget=budget)
+    assert len(trials) == 1 and trials["state"].iloc[0] == "complete"  # the defaults, only
+    assert best == {"alpha": 0.8, "beta": 0.5, "neighbours": 300}
 
 
 def test_progress_says_each_trial(data_split):

@@ -11,6 +11,7 @@ one eigendecomposition) is fitted through it, so a trial costs a rescale, not a 
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -160,7 +161,12 @@ def tune(
             f"[{trial.duration.total_seconds():.1f} s]"
         )
 
-    study.optimize(objective, n_trials=max_trials, timeout=time_budget, callbacks=[log_trial])
+    start = time.perf_counter()
+    # The first trial (the defaults) always runs, however small the budget left.
+    study.optimize(objective, n_trials=1, callbacks=[log_trial])
+    left = None if time_budget is None else time_budget - (time.perf_counter() - start)
+    if max_trials > 1 and (left is None or left > 0):
+        study.optimize(objective, n_trials=max_trials - 1, timeout=left, callbacks=[log_trial])
     return _results(study, dists, target)
 
 
