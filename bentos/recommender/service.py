@@ -14,8 +14,17 @@ to nbrec's handlers before BentoML's context object, exception middleware and ro
 from __future__ import annotations
 
 import gc
+import sys
+from pathlib import Path
 
 import bentoml
+
+try:
+    import nbrec  # noqa: F401  (installed: a checkout, or an image with the package)
+except ImportError:
+    # A built bento carries the package as src/nbrec next to bentos/, and BentoML puts only
+    # the bento's own folder on the path: serve that copy (bentoml serve <bento>, containers).
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
 from nbrec.serving.http import API_PATHS, ApiFastPath, ServingApp
 from nbrec.settings import get_settings
