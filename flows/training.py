@@ -151,7 +151,9 @@ def go_live(version: str) -> None:
     open_store().set_live(version)
 
 
-@flow(name="nbrec-training")
+# The task runner NBREC_TASK_RUNNER names, read when this file is loaded: direct runs,
+# `nbrec train`, flows/serve.py's schedules and work-pool deployments (prefect.yaml) alike.
+@flow(name="nbrec-training", task_runner=scoring.make_task_runner(get_settings().task_runner))
 def training(
     dataset: str = "synthetic",
     model: str | None = None,
@@ -203,10 +205,13 @@ def _train(
 
     version = versions.version_id(snap.data_hash, {"model": chosen.model, "params": chosen.params, "k": k,
                                                    "top_n": top_n})  # fmt: skip
-    final = fit_final(chosen, data)
+    # The fitted model as a future: on Dask it stays on the cluster and each worker fetches it
+    # once for all its shards, instead of being shipped from here inside every shard's task.
+    fitted = fit_final.submit(chosen, data)
+    final = fitted.result()
     users = final.user_ids_.to_numpy()
     parts = score_shard.map(
-        unmapped(final), scoring.shards(users, shard_size), unmapped(k)
+        unmapped(fitted), scoring.shards(users, shard_size), unmapped(k)
     ).result()
     recs = pd.concat(parts, ignore_index=True)
     validate_recommendations(recs, final, data, k, run_name, "candidate")
@@ -229,7 +234,7 @@ def _train(
 
 
 def run_training(**params) -> dict:
-    """Run the flow on the task runner named by ``NBREC_TASK_RUNNER`` (threads by default)."""
+    """Run the flow on the task runner named by ``NBREC_TASK_RUNNER`` now (threads by default)."""
     from prefect.settings import temporary_settings
 
     runner = scoring.make_task_runner(get_settings().task_runner)

@@ -358,9 +358,10 @@ def write_results(args, rows, micro) -> None:
               "| store, user | median µs | p99 µs |", "|---|---:|---:|"]  # fmt: skip
     for store, m in micro.items():
         lines.append(f"| {store} | {m['median_us']:.1f} | {m['p99_us']:.1f} |")
-    notes = HERE / "NOTES.md"
-    if notes.is_file():
-        lines += ["", notes.read_text().strip()]
+    for kept in ("NOTES.md", "SCALEOUT.md"):  # hand-written notes, bench_scaleout.py's figures
+        notes = HERE / kept
+        if notes.is_file():
+            lines += ["", notes.read_text().strip()]
     args.out.write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out}")
 

@@ -162,19 +162,40 @@ def test_promote_from_the_registry_publishes_the_item_metadata(first_run):
     lifecycle.promote(live)
 
 
-@pytest.mark.slow
-def test_batch_scoring_on_a_dask_cluster(first_run, training, tiny_data, monkeypatch):
-    pytest.importorskip("prefect_dask", reason="optional extra: pip install -e '.[dask]'")
+def test_batch_scoring_on_a_dask_cluster_ships_the_model_once(
+    first_run, training, tiny_data, monkeypatch
+):
+    """NBREC_TASK_RUNNER names a Dask cluster (a LocalCluster of two worker processes here):
+    the training flow runs its tasks there, and the fitted model is never pickled by the flow
+    for its shards (each worker fetches the model's future once, not one copy per shard)."""
+    from distributed import Client, LocalCluster
+
+    from nbrec.models.item2item import ItemKNN
     from nbrec.settings import get_settings
 
-    monkeypatch.setenv("NBREC_TASK_RUNNER", "dask")
-    get_settings.cache_clear()
-    try:
-        result = training.run_training(
-            dataset=str(tiny_data), model="item_knn", shard_size=40, notebooks=[]
-        )
-    finally:
-        monkeypatch.delenv("NBREC_TASK_RUNNER")
+    pickled = []
+    reduce_ex = ItemKNN.__reduce_ex__
+
+    def counting(self, protocol):
+        pickled.append(protocol)
+        return reduce_ex(self, protocol)
+
+    monkeypatch.setattr(ItemKNN, "__reduce_ex__", counting)
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):  # fmt: skip
+        monkeypatch.setenv("NBREC_TASK_RUNNER", cluster.scheduler_address)
         get_settings.cache_clear()
+        try:
+            result = training.run_training(
+                dataset=str(tiny_data), model="item_knn", shard_size=40, notebooks=[]
+            )
+        finally:
+            monkeypatch.delenv("NBREC_TASK_RUNNER")
+            get_settings.cache_clear()
+        ran = client.run(lambda dask_worker: dask_worker.state.executed_count)
     # same data and recipe as the first run: same version, scored over 5 shards on Dask workers
     assert result["status"] == "completed" and result["version"] == first_run["version"]
+    assert sum(ran.values()) >= 5 + 1, ran  # the shards and the fit ran on the cluster
+    assert pickled == [], f"the flow pickled the model {len(pickled)} times"

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from nbrec.serving.publish import publish
+from nbrec.pipeline.publish import publish
 from tests.conftest import ROOT
 from tests.service.server import free_port
 
