@@ -72,7 +72,10 @@ def main() -> None:
     rows = []
     load = os.getloadavg()[0]
     with redis_server(work) as single, redis_cluster(work / "cluster", masters=3) as cluster:
-        for name, url in (("Redis (one server)", single), ("Redis Cluster (3 masters)", cluster.url)):
+        for name, url in (
+            ("Redis (one server)", single),
+            ("Redis Cluster (3 masters)", cluster.url),
+        ):
             result = bench(url, tables, args.per_user_sample)
             rows.append((name, result))
             print(name, result, flush=True)
