@@ -65,6 +65,11 @@ def fuzz_one(operation, mode, examples: int, headers: dict | None, statuses: Cou
         if response.status_code >= 400:
             error = response.json().get("error")
             assert isinstance(error, str) and len(error) > 5, response.text
+            if response.status_code == 422 and error.startswith("unknown filter key"):
+                # Filter keys are the live version's item metadata columns, which a static
+                # document cannot list: a schema-valid key no item has is refused, by design.
+                assert "can filter on ['category'" in error, error
+                return
         case.validate_response(response)
 
     run()

@@ -15,19 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
 from nbrec.serving.admin import admin_routes
-from nbrec.serving.schemas import (
-    MAX_BODY_BYTES,
-    FeedbackRequest,
-    RecommendRequest,
-    SimilarItemsRequest,
-)
+from nbrec.serving.body import HTTPError, parse, read_body, user_of
+from nbrec.serving.loaded_version import InvalidFilter
+from nbrec.serving.schemas import FeedbackRequest, RecommendRequest, SimilarItemsRequest
 from nbrec.serving.service import NotFound, NotReady, RecommendationService, new_request_id
 
 logger = logging.getLogger("nbrec.serving")
@@ -35,62 +32,8 @@ JSON = "application/json"
 API_PATHS = ("/recommend", "/similar_items", "/feedback")
 
 
-class HTTPError(Exception):
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-
-
 def json_response(payload: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(payload), status_code=status, media_type=JSON)
-
-
-def _validation_message(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors(include_url=False, include_context=False, include_input=False)[:5]:
-        where = ".".join(str(p) for p in err["loc"]) or "body"
-        parts.append(f"{where}: {err['msg']}")
-    return "; ".join(parts)
-
-
-async def read_body(scope: Scope, receive: Receive) -> bytes:
-    """The request body, refused early (413) when over MAX_BODY_BYTES."""
-    for name, value in scope["headers"]:
-        if name == b"content-length" and (not value.isdigit() or int(value) > MAX_BODY_BYTES):
-            raise HTTPError(
-                413,
-                f"request body too large ({value.decode()} bytes); the limit is {MAX_BODY_BYTES}",
-            )
-    body = b""
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise HTTPError(400, "the client disconnected before sending the whole body")
-        body += message.get("body", b"")
-        if len(body) > MAX_BODY_BYTES:
-            raise HTTPError(413, f"request body too large; the limit is {MAX_BODY_BYTES} bytes")
-        if not message.get("more_body", False):
-            return body
-
-
-def parse(model: type[BaseModel], body: bytes) -> Any:
-    if not body:
-        raise HTTPError(400, f"empty body: send a JSON object with the fields of {model.__name__}")
-    try:
-        return model.model_validate_json(body)
-    except ValidationError as exc:
-        if any(e["type"] == "json_invalid" for e in exc.errors()):
-            raise HTTPError(400, f"body is not valid JSON: {_validation_message(exc)}") from None
-        raise HTTPError(422, f"invalid {model.__name__}: {_validation_message(exc)}") from None
-
-
-def _user_of(body: bytes) -> str | None:
-    """Best effort: the user_id of a refused body, so its RR log line can be attributed."""
-    try:
-        user = orjson.loads(body).get("user_id")
-    except (orjson.JSONDecodeError, AttributeError):
-        return None
-    return str(user)[:128] if isinstance(user, str | int) else None
 
 
 class _AsgiApp:
@@ -186,6 +129,8 @@ class ServingApp:
                 payload, status = {"error": str(exc)}, exc.status
             except NotFound as exc:
                 payload, status = {"error": str(exc.args[0])}, 404
+            except InvalidFilter as exc:
+                payload, status = {"error": str(exc)}, 422
             except NotReady as exc:
                 payload, status = {"error": str(exc)}, 503
             except Exception:  # a bug, never the client's fault: say so, keep serving
@@ -195,7 +140,7 @@ class ServingApp:
                 payload["request_id"] = request_id
                 payload["model_version"] = service.live_version if service else None
                 if service is not None:
-                    service.log_error(path, status, request_id, _user_of(body), payload["error"])
+                    service.log_error(path, status, request_id, user_of(body), payload["error"])
             data = orjson.dumps(payload)
             await send(
                 {

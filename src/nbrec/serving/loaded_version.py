@@ -21,6 +21,10 @@ class UnknownVersion(LookupError):
     """The version is not (or no longer) in the store."""
 
 
+class InvalidFilter(ValueError):
+    """A filter on a key no item of the version has (the message names the known keys)."""
+
+
 class LoadedVersion:
     """Immutable per-version data kept in memory."""
 
@@ -41,6 +45,14 @@ class LoadedVersion:
             {name: i for i, name in enumerate(embeddings.user_feature_names)} if embeddings else {}
         )
         self.item_ids = np.asarray(embeddings.item_ids, dtype=object) if embeddings else None
+        # Every metadata key and its values ('|'-separated values count one by one), to tell a
+        # client which filter matched nothing because no item has it.
+        self.filter_values: dict[str, set[str]] = {}
+        for meta in item_meta.values():
+            for key, value in meta.items():
+                if value is not None:
+                    text = str(value)
+                    self.filter_values.setdefault(key, set()).update((text, *text.split("|")))
 
     @classmethod
     def load(cls, store: FeatureStore, version: str) -> LoadedVersion:
@@ -58,6 +70,21 @@ class LoadedVersion:
     @property
     def published_at(self) -> float | None:
         return self.info.get("published_at")
+
+    def unknown_filter_values(self, filters: dict[str, set[str]]) -> dict[str, list[str]]:
+        """Filter values no item has, by key; ``InvalidFilter`` for a key no item has."""
+        unknown: dict[str, list[str]] = {}
+        for key, wanted in filters.items():
+            known = self.filter_values.get(key)
+            if known is None:
+                raise InvalidFilter(
+                    f"unknown filter key {key if key.isprintable() else ascii(key)!r}: model "
+                    f"version {self.version} can filter on {sorted(self.filter_values)}"
+                )
+            missing = wanted - known
+            if missing:
+                unknown[key] = sorted(missing)
+        return unknown
 
     def accepts(self, item_id: str, filters: dict[str, set[str]]) -> bool:
         """True if the item's metadata matches every filter ('|'-separated values match any)."""

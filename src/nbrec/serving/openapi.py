@@ -37,6 +37,8 @@ class RecommendResponse(_Answer):
     fallback: str | None
     experiment: str | None
     variant: str | None
+    # Only when a filter value matched no item of the version: {key: [values]}.
+    unknown_filter_values: dict[str, list[str]] | None = None
 
 
 class SimilarItemsResponse(_Answer):
@@ -68,7 +70,9 @@ ERRORS = {
     "400": "not JSON, or an empty body",
     "404": "unknown item (similar_items)",
     "413": "body over the size limit",
-    "422": "a field is missing, of the wrong type or out of bounds",
+    "415": "Content-Type is not application/json",
+    "422": "a field is missing, of the wrong type or out of bounds, a key is repeated, text "
+    "holds control or format characters, or a filter names a key no item has",
     "503": "no model live yet",
 }
 ADMIN_ERRORS = {
@@ -77,7 +81,7 @@ ADMIN_ERRORS = {
     "404": "admin endpoints are off (no NBREC_ADMIN_TOKEN) or unknown version",
     "409": "the action was refused (checksum mismatch, nothing to roll back); live unchanged",
     "422": "invalid body",
-    "503": "the service is starting",
+    "503": "the service is starting, or the feature store is down (retry later)",
 }
 
 

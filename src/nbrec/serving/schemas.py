@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -24,7 +26,30 @@ MAX_BODY_BYTES = 16_384
 
 
 MAX_INT_ID = 2**63 - 1
-ID_PATTERN = r"^[^\x00-\x1f]+$"
+# Text a client sends (ids, filters, features, request ids) must not hold characters that
+# corrupt logs and terminals or spoof what an id looks like: controls (C0, DEL, C1 incl. U+0085),
+# line and paragraph separators (U+2028/9), format characters (bidi overrides such as U+202E,
+# zero-width U+200B..U+200F, U+FEFF, ...); and it must not be only spaces.
+FORBIDDEN = (
+    r"\x00-\x1f\x7f-\x9f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
+    r"\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
+)
+ID_PATTERN = rf"^(?!\s*$)[^{FORBIDDEN}]+$"  # also the OpenAPI document's pattern
+_ALLOWED = re.compile(ID_PATTERN)
+
+
+def _printable(value: str) -> str:
+    """``ID_PATTERN``, checked cheaply: printable text that is not only spaces always matches
+    it (``str.isprintable`` runs in C); the regex decides the rare rest (NBSP, private use)."""
+    if (value.isprintable() and not value.isspace()) or _ALLOWED.match(value):
+        return value
+    raise PydanticCustomError(
+        "printable",
+        "must be printable text, not only spaces: no control, format or line-separator characters",
+    )
+
+
+Printable = AfterValidator(_printable)
 
 
 def _id(value: object) -> object:
@@ -39,8 +64,9 @@ def _id(value: object) -> object:
 
 Id = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN),
+    StringConstraints(min_length=1, max_length=MAX_ID_LENGTH),
     BeforeValidator(_id),
+    Printable,
     # The OpenAPI document (nbrec.serving.openapi) says what is accepted: strings or integers.
     WithJsonSchema(
         {"anyOf": [
@@ -62,8 +88,19 @@ def _json_number(kind: str):
     return BeforeValidator(check)
 
 
-Text = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
+Text = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH), Printable]
 Values = Annotated[list[Text], Field(min_length=1, max_length=MAX_LIST)] | Text
+TEXT_SCHEMA = {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH, "pattern": ID_PATTERN}
+
+
+def _text_map(max_keys: int):
+    """``{text: text or [text]}``, with a JSON Schema that constrains the keys too (pydantic's
+    own puts a key pattern in ``patternProperties``, leaving other keys unconstrained)."""
+    values = {"anyOf": [{"type": "array", "items": TEXT_SCHEMA, "minItems": 1,
+                         "maxItems": MAX_LIST}, TEXT_SCHEMA]}  # fmt: skip
+    schema = {"type": "object", "maxProperties": max_keys, "propertyNames": TEXT_SCHEMA,
+              "additionalProperties": values}  # fmt: skip
+    return Annotated[dict[Text, Values], WithJsonSchema(schema, mode="validation")]
 
 
 class _Body(BaseModel):
@@ -75,8 +112,8 @@ class RecommendRequest(_Body):
     user_id: Id
     k: Annotated[int, _json_number("integer")] = Field(DEFAULT_K, ge=1, le=MAX_K)
     exclude: list[Id] = Field(default_factory=list, max_length=MAX_LIST)
-    filters: dict[Text, Values] = Field(default_factory=dict, max_length=16)
-    user_features: dict[Text, Values] | None = Field(None, max_length=MAX_FEATURES)
+    filters: _text_map(16) = Field(default_factory=dict, max_length=16)
+    user_features: _text_map(MAX_FEATURES) | None = Field(None, max_length=MAX_FEATURES)
 
 
 class SimilarItemsRequest(_Body):
@@ -89,7 +126,16 @@ class FeedbackRequest(_Body):
     item_id: Id
     event: Literal["click", "view", "purchase", "rating"]
     value: Annotated[float, _json_number("number")] | None = Field(None, allow_inf_nan=False)
-    request_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    request_id: (
+        Annotated[
+            str,
+            Field(min_length=1, max_length=64),
+            Printable,
+            WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 64,
+                            "pattern": ID_PATTERN}, mode="validation"),
+        ]
+        | None
+    ) = None  # fmt: skip
 
 
 class PromoteRequest(_Body):

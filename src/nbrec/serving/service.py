@@ -233,6 +233,7 @@ class RecommendationService:
         route, snap = self._route(user)
         version = snap.version
         filters = {key: set(as_list(v)) for key, v in req.filters.items()} if req.filters else {}
+        unknown = snap.unknown_filter_values(filters) if filters else None
         policy = self.policy_for(route)
         if policy is None:
             items, scores, fallback = self._model_answer(req, snap, filters)
@@ -247,6 +248,8 @@ class RecommendationService:
             "experiment": route.experiment,
             "variant": route.variant,
         }
+        if unknown:  # a typo in a value is no error (the catalogue changes), but it is said
+            payload["unknown_filter_values"] = unknown
         self._observe(route, version, fallback, scores)
         if self.rr_log is not None:
             ids = (request_id, user, version, route.experiment, route.variant)
