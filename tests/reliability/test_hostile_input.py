@@ -4,12 +4,14 @@ what was wrong, never echoed raw (docs/serving.md, "Input rules")."""
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import pytest
 
 from nbrec.pipeline.publish import publish
 from nbrec.store import open_store
+from tests.reliability.conftest import ADMIN_TOKEN
 from tests.service.server import running_service
 
 pytestmark = pytest.mark.service
@@ -25,7 +27,7 @@ def base(tmp_path_factory, item_knn, small_data):
     store = open_store(url)
     publish(item_knn, "v1", store, items=small_data.items)
     store.close()
-    with running_service(workdir, url) as base:
+    with running_service(workdir, url, {"NBREC_ADMIN_TOKEN": ADMIN_TOKEN}) as base:
         yield base
 
 
@@ -115,3 +117,21 @@ def test_no_cors_grant(client):
 def test_duplicate_json_keys_are_refused(client, body):
     r = post(client, "/recommend", body)
     assert r.status_code == 422 and "duplicate key" in r.json()["error"], r.text
+
+
+def test_wrong_admin_tokens_are_throttled(client):
+    """A guesser gets a few tries, then waits (429 + Retry-After), right token or not."""
+    wrong, right = {"X-Admin-Token": "guess"}, {"X-Admin-Token": ADMIN_TOKEN}
+    assert client.post("/admin/reload", headers=right).status_code == 200
+    codes = [client.post("/admin/reload", headers=wrong).status_code for _ in range(6)]
+    assert codes == [403] * 6  # the free tries
+    refused = client.post("/admin/reload", headers=right)
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    time.sleep(int(refused.headers["Retry-After"]) + 0.2)
+    assert client.post("/admin/reload", headers=right).status_code == 200  # and the count resets
+
+    start, codes = time.monotonic(), []
+    while time.monotonic() - start < 4:  # brute force at full speed
+        codes.append(client.post("/admin/rollback", headers=wrong).status_code)
+    assert codes.count(403) <= 9 and codes.count(429) > 20, (codes.count(403), len(codes))
+    assert set(codes) == {403, 429}

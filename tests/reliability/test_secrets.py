@@ -1,4 +1,5 @@
-"""Credentials in a store URL never shown: CLI output, error bodies, logs, metrics.
+"""Credentials in a store URL never shown: CLI output, error bodies, logs, metrics. (Also:
+``/admin/reload`` with the store down is a 503, not ``reloaded: true``.)
 
 Every form redis-py accepts (``redis.connection.parse_url``) is tried against a real
 redis-server with a password, over TCP and a unix socket, through the real ``nbrec publish``
@@ -102,7 +103,7 @@ def test_no_form_of_the_password_is_ever_shown(tmp_path):
             assert httpx.post(f"{base}/recommend", json={"user_id": "u0001"}).status_code == 200
             redis.Redis(port=port, password=SECRET).shutdown(nosave=True)
             proc.wait(timeout=10)
-            for path in ("/admin/rollback", "/admin/promote"):
+            for path in ("/admin/reload", "/admin/rollback", "/admin/promote"):
                 answer = httpx.post(f"{base}{path}", json={"version": "v1"}, headers=auth)
                 assert answer.status_code == 503, answer.text
                 assert "feature store unavailable" in answer.text and SECRET not in answer.text

@@ -2,6 +2,7 @@
 
 They exist only when ``NBREC_ADMIN_TOKEN`` is set (otherwise 404, as if absent) and need the
 token in ``Authorization: Bearer <token>`` (or ``X-Admin-Token``), compared in constant time.
+Wrong tokens are throttled per client (``nbrec.serving.throttle``: 429 with ``Retry-After``).
 Promote goes through ``nbrec.pipeline.lifecycle``: a version the feature store lacks is published
 from the registry, whose ``load_model`` refuses artifacts that fail their sha256 manifest; the
 live version stays live on any error.
@@ -21,6 +22,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from nbrec.serving.schemas import PromoteRequest
+from nbrec.serving.throttle import WrongTokenBackoff
 from nbrec.settings import get_settings
 from nbrec.store import StoreError
 
@@ -32,11 +34,20 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def check_token(request: Request) -> JSONResponse | None:
-    """None if the request carries the admin token; else the refusal to send."""
+def check_token(request: Request, backoff: WrongTokenBackoff | None = None) -> JSONResponse | None:
+    """None if the request carries the admin token; else the refusal to send.
+
+    With ``backoff``, a client that sent too many wrong tokens gets 429 until its wait is over.
+    """
     token = get_settings().admin_token
     if not token:
         return _error(404, f"not found: {request.url.path} (admin endpoints are off)")
+    client = request.client.host if request.client else "?"
+    wait = backoff.retry_after(client) if backoff is not None else 0
+    if wait:
+        refused = _error(429, f"too many wrong admin tokens from {client}: retry in {wait} s")
+        refused.headers["Retry-After"] = str(wait)
+        return refused
     given = request.headers.get("x-admin-token", "")
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer":
@@ -44,7 +55,11 @@ def check_token(request: Request) -> JSONResponse | None:
     if not given:
         return _error(401, "admin token required: send `Authorization: Bearer <NBREC_ADMIN_TOKEN>`")
     if not hmac.compare_digest(given.encode(), token.encode()):
+        if backoff is not None:
+            backoff.failed(client)
         return _error(403, "wrong admin token")
+    if backoff is not None:
+        backoff.succeeded(client)
     return None
 
 
@@ -52,8 +67,10 @@ def admin_routes(current_service: Callable[[], Any]) -> list[Route]:
     """The admin routes; ``current_service()`` is the ``RecommendationService`` (None while the
     app starts: it is attached after the routes are built)."""
 
+    backoff = WrongTokenBackoff()
+
     async def guarded(request: Request, action) -> JSONResponse:
-        refused = check_token(request)
+        refused = check_token(request, backoff)
         if refused is not None:
             return refused
         service = current_service()
@@ -75,7 +92,10 @@ def admin_routes(current_service: Callable[[], Any]) -> list[Route]:
         return JSONResponse({**body, "model_version": service.refresh()})
 
     async def reload(request: Request, service) -> dict:
-        return {"reloaded": True}  # ``guarded`` re-reads the live pointer for every action
+        # Ask the store itself: with the store down this raises StoreError (503), where
+        # ``service.refresh()`` would keep the last good version and say nothing.
+        await run_in_threadpool(service.store.live_version)
+        return {"reloaded": True}  # ``guarded`` then re-reads the live pointer
 
     async def promote(request: Request, service) -> dict:
         req = PromoteRequest.model_validate_json(await request.body() or b"{}")
