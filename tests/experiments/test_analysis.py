@@ -47,12 +47,19 @@ def test_tests_match_hand_computation():
     fb = pd.concat([fb, fb.iloc[:5].assign(event="view")])  # views are not clicks
     report = analyze(two_way(), req, fb)
     comparison = report.comparisons[0]
-    # z-test on requests, pooled variance
-    x = [sum(map(sum, data[v])) for v in ("treatment", "control")]
-    n = [3 * 150, 3 * 150]
-    p = sum(x) / sum(n)
-    z = (x[0] / n[0] - x[1] / n[1]) / math.sqrt(p * (1 - p) * (1 / n[0] + 1 / n[1]))
-    assert comparison["z_p_value"] == pytest.approx(2 * norm.sf(abs(z)), rel=1e-9)
+    # Request CTR as a ratio metric, delta method written as the variance of the linearised
+    # per-user residual c - R n (Deng et al. 2018, eq. 3), independent of the sums used inside.
+    ratios, variances = [], []
+    for arm in ("treatment", "control"):
+        c = np.array([sum(u) for u in data[arm]], float)
+        n = np.array([len(u) for u in data[arm]], float)
+        r = c.sum() / n.sum()
+        ratios.append(r)
+        variances.append(np.var(c - r * n, ddof=1) / (len(c) * n.mean() ** 2))
+    z = (ratios[0] - ratios[1]) / math.sqrt(sum(variances))
+    assert comparison["ratio_lift"] == pytest.approx(ratios[0] - ratios[1])
+    assert comparison["ratio_p_value"] == pytest.approx(2 * norm.sf(abs(z)), rel=1e-9)
+    assert "z_p_value" not in comparison  # the request-level z-test is gone
     # Welch on per-user CTR, with the Welch-Satterthwaite degrees of freedom
     a, b = (np.array([np.mean(u) for u in data[v]]) for v in ("control", "treatment"))
     va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
@@ -63,7 +70,7 @@ def test_tests_match_hand_computation():
     low, high = comparison["lift_ci"]
     assert low < comparison["lift"] < high
     metrics = report.metrics
-    assert metrics.loc["control", "ctr"] == pytest.approx(x[1] / n[1])
+    assert metrics.loc["control", "ctr"] == pytest.approx(ratios[1])
     assert metrics.loc["control", "users"] == 150
 
 
@@ -80,15 +87,21 @@ def test_required_sample_size_matches_closed_form():
         required_sample_size(0.99, 0.05)
 
 
-def test_underpowered_then_no_effect(population):
-    exp = two_way("null", mde=0.05)
+@pytest.mark.parametrize("test", ["sequential", "fixed_horizon"])
+def test_underpowered_then_no_effect(population, test):
+    exp = two_way("null", mde=0.05, test=test)
     same = population.popular_policy()
     small = simulate(population, exp, {"control": same, "treatment": same}, users=60, seed=1)
     report = analyze(exp, *small)
-    assert report.verdict == UNDERPOWERED and "needed" in report.reasons[0]
+    assert report.verdict == UNDERPOWERED
+    assert ("needed" if test == "fixed_horizon" else "keep running") in report.reasons[0]
     big = simulate(population, exp, {"control": same, "treatment": same}, users=3000, seed=2)
     report = analyze(exp, *big)
-    assert report.comparisons[0]["users"] >= report.comparisons[0]["required_users"]
+    comparison = report.comparisons[0]
+    assert comparison["users"] >= comparison["required_users"]
+    assert comparison["users"] >= comparison["sequential"]["max_users"]
+    # The always-valid test needs more users at the MDE than the fixed-horizon one.
+    assert comparison["sequential"]["max_users"] > 1.5 * comparison["required_users"]
     assert report.verdict == DONT_SHIP and "no effect as large as the MDE" in report.reasons[0]
 
 

@@ -1,4 +1,4 @@
-"""``nbrec experiment list | assign USER | analyze NAME``."""
+"""``nbrec experiment list | assign USER | analyze NAME | aa``."""
 
 from __future__ import annotations
 
@@ -82,14 +82,16 @@ def analyze(
     """Per-variant metrics, tests, SRM, power and guardrails from the RR logs, and the verdict."""
     from nbrec.experiments.analysis import analyze as run
     from nbrec.experiments.config import find_experiment
+    from nbrec.experiments.history import pre_period
     from nbrec.rrlog.reader import read_rr_logs
     from nbrec.settings import get_settings
 
     if format not in {"table", "json"}:
         raise ValueError(f"--format must be table or json, got {format!r}")
     experiment = find_experiment(_experiments(folder), name)
-    requests, feedback = read_rr_logs(log_dir or get_settings().logs_path, name)
-    report = run(experiment, requests, feedback)
+    # Every line, not only the experiment's: users' earlier requests are CUPED's covariate.
+    requests, feedback = read_rr_logs(log_dir or get_settings().logs_path)
+    report = run(experiment, requests, feedback, covariates=pre_period(requests, feedback, name))
     payload = json.dumps(report.to_dict(), indent=2, default=_plain)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -105,18 +107,87 @@ def analyze(
         table.add_row(str(variant), *(_fmt(row[c]) for c in SHOWN))
     console.print(table)
     for c in report.comparisons:
-        ci = c.get("lift_ci")
+        seq, ci, cuped = c.get("sequential") or {}, c.get("lift_ci"), c.get("cuped")
+        console.print(f"[bold]{c['treatment']} vs {c['control']}[/bold]: lift {_fmt(c['lift'])}")
+        if seq:
+            low, high = seq["ci"]
+            console.print(
+                f"  sequential (always valid, read any day): p={_fmt(seq['p_value'])}, "
+                f"CI [{_fmt(low)}, {_fmt(high)}] over {seq['reads']} daily reads -> "
+                f"{'[green]may stop[/green]' if seq['may_stop'] else 'keep running'}: {seq['why']}"
+            )
+            rails = ", ".join(f"{g} p={_fmt(r['p_value'])}{' WORSE' if r['harm'] else ''}"
+                              for g, r in seq["guardrails"].items())  # fmt: skip
+            console.print(f"  sequential guardrails: {rails}")
         console.print(
-            f"{c['treatment']} vs {c['control']}: lift {_fmt(c['lift'])}"
-            f"{f' [{ci[0]:+.4f}, {ci[1]:+.4f}]' if ci else ''}, Welch p={_fmt(c['p_value'])}, "
-            f"z-test p={_fmt(c['z_p_value'])}, users {c.get('users')} / needed {c.get('required_users')}"
+            f"  fixed horizon (valid read once at {c.get('required_users')} users per arm): "
+            f"Welch p={_fmt(c['p_value'])}"
+            f"{f' bootstrap CI [{ci[0]:+.4f}, {ci[1]:+.4f}]' if ci else ''}, "
+            f"request CTR (delta method) p={_fmt(c['ratio_p_value'])}; users {c.get('users')}"
         )
+        if cuped:
+            console.print(
+                f"  CUPED (pre-period CTR of {cuped['users_with_pre_period']} users): lift "
+                f"{_fmt(cuped['lift'])}, p={_fmt(cuped['p_value'])}, variance "
+                f"-{cuped['variance_reduction']:.0%}"
+            )
     console.print(
         f"SRM: p={_fmt(report.srm['p_value'])} {'[red]FLAGGED[/red]' if report.srm['flagged'] else 'ok'}"
     )
     for reason in report.reasons:
         console.print(f"  - {reason}")
-    console.print(f"verdict: [bold]{report.verdict}[/bold]")
+    console.print(
+        f"verdict ({experiment.test.replace('_', '-')} test): [bold]{report.verdict}[/bold]"
+    )
+
+
+@app.command("aa")
+@user_errors
+def aa(
+    runs: int = typer.Option(1000, min=10, help="A/A experiments to simulate"),
+    peeks: int = typer.Option(14, min=1, help="equally spaced reads of each (e.g. daily)"),
+    users: int = typer.Option(2000, min=20, help="users per experiment at its end"),
+    mde: float = typer.Option(0.01, min=1e-6, help="minimum detectable effect (the mSPRT's tau)"),
+    alpha: float = typer.Option(0.05, min=1e-6, max=0.5),
+    seed: int = typer.Option(0),
+    format: str = typer.Option("table", help="table | json"),
+) -> None:
+    """Check the platform on a traffic model: false-positive rates when peeking at A/A tests.
+
+    Users make Zipf(1.5) requests capped at 200 and click at Beta(0.5, 2) rates. Each A/A
+    experiment is read at PEEKS equally spaced days: naive_fpr is the share of experiments a
+    fixed-horizon test read at every peek called significant; sequential_fpr the always-valid
+    test's. Fixed-horizon rates of each p-value read once at the end come alongside.
+    """
+    from nbrec.experiments.traffic import Traffic
+    from nbrec.experiments.trust import aa_peeking
+
+    if format not in {"table", "json"}:
+        raise ValueError(f"--format must be table or json, got {format!r}")
+    result = aa_peeking(Traffic(), runs, users, peeks, alpha=alpha, mde=mde, seed=seed)
+    summary = {
+        "runs": runs, "peeks": peeks, "users": users, "alpha": alpha, "mde": mde,
+        "naive_fpr": result["naive"]["rate"], "naive_fpr_ci": result["naive"]["ci"],
+        "sequential_fpr": result["sequential"]["rate"], "sequential_fpr_ci": result["sequential"]["ci"],
+        "fixed_horizon_fpr": {k: v["rate"] for k, v in result["fixed_horizon"].items()},
+        "cuped_variance_reduction": result["cuped_variance_reduction"],
+    }  # fmt: skip
+    if format == "json":
+        print(json.dumps(summary, indent=2))
+        return
+    table = Table(
+        title=f"A/A: {runs} experiments x {users} users, read {peeks} times, alpha {alpha:g}"
+    )
+    for column in ("test", "false-positive rate", "95% CI"):
+        table.add_column(column)
+    table.add_row("naive: fixed-horizon Welch read at every peek", f"{summary['naive_fpr']:.3f}",
+                  "[{:.3f}, {:.3f}]".format(*summary["naive_fpr_ci"]))  # fmt: skip
+    table.add_row("sequential: always-valid mSPRT read at every peek", f"{summary['sequential_fpr']:.3f}",
+                  "[{:.3f}, {:.3f}]".format(*summary["sequential_fpr_ci"]))  # fmt: skip
+    for name, read in result["fixed_horizon"].items():
+        table.add_row(f"fixed horizon, read once: {name}", f"{read['rate']:.3f}",
+                      "[{:.3f}, {:.3f}]".format(*read["ci"]))  # fmt: skip
+    console.print(table)
 
 
 def _fmt(value) -> str:

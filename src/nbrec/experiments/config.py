@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 LIVE = "live"  # model_version meaning "the store's live version at request time"
 HOLDOUT = "holdout"  # variant name of the held-out users
+SEQUENTIAL, FIXED_HORIZON = "sequential", "fixed_horizon"  # which test decides the verdict
 Policy = Literal["thompson", "ucb1", "epsilon_greedy"]
 
 
@@ -71,6 +72,8 @@ class Experiment(BaseModel):
     )  # minimum detectable effect (absolute) for the power analysis
     alpha: float = Field(0.05, gt=0, lt=0.5)
     power: float = Field(0.8, gt=0.5, lt=1)
+    # sequential: always-valid, read it any day; fixed_horizon: read once at the planned n.
+    test: Literal["sequential", "fixed_horizon"] = SEQUENTIAL
     variants: list[Variant] = Field(min_length=2)
 
     @field_validator("start", "end")

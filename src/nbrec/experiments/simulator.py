@@ -22,6 +22,7 @@ import pandas as pd
 from nbrec.constants import ITEM_COL, USER_COL
 from nbrec.data.schema import Dataset
 from nbrec.experiments.config import HOLDOUT, Experiment
+from nbrec.experiments.traffic import Traffic
 
 # policy(user_rows, k, rng) -> (item_rows n x k, propensities n x k or None)
 Policy = Callable[[np.ndarray, int, np.random.Generator], tuple[np.ndarray, np.ndarray | None]]
@@ -147,16 +148,25 @@ def simulate(
     seed: int = 0,
     salt: str | None = None,
     latency_ms: Callable[[np.random.Generator, int], np.ndarray] | None = None,
+    traffic: Traffic | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run one experiment in process -> (request rows, feedback rows) in the RR log schema.
 
     ``users`` are drawn without replacement from the population (with replacement if it is
     smaller); each makes ``requests_per_user`` requests to its variant's policy and clicks by
     its preferences. ``policies`` maps variant name (and ``holdout`` if used) to a policy.
+    With ``traffic`` (``nbrec.experiments.traffic.Traffic``), users make heavy-tailed numbers
+    of requests (its capped Zipf law) and click at heterogeneous rates: each user's click
+    probabilities are scaled by Beta(ctr_a, ctr_b) / its mean.
     """
     rng = np.random.default_rng(seed)
     n_pop = len(population.user_ids)
     rows = rng.choice(n_pop, size=users, replace=users > n_pop)
+    counts, activity = np.full(users, requests_per_user), np.ones(users)
+    if traffic is not None:
+        counts = traffic.draw(rng, users)["requests"]
+        mean = traffic.ctr_a / (traffic.ctr_a + traffic.ctr_b)
+        activity = rng.beta(traffic.ctr_a, traffic.ctr_b, users) / mean
     # Simulated user ids are unique per draw so a user's assignment is a fresh hash each run.
     user_ids = np.array([f"{population.user_ids[r]}#{i}" for i, r in enumerate(rows)], dtype=object)
     variants = assign_variants(experiment, user_ids, salt)
@@ -167,9 +177,10 @@ def simulate(
             continue
         if variant not in policies:
             raise KeyError(f"no policy for variant {variant!r}; have {sorted(policies)}")
-        req_users = np.repeat(np.flatnonzero(mask), requests_per_user)
+        req_users = np.repeat(np.flatnonzero(mask), counts[mask])
         shown, props = policies[variant](rows[req_users], k, rng)
-        clicked = rng.random(shown.shape) < population.click_probability(rows[req_users], shown)
+        p_click = population.click_probability(rows[req_users], shown) * activity[req_users, None]
+        clicked = rng.random(shown.shape) < np.minimum(p_click, 1.0)
         ids = np.array([uuid.uuid4().hex for _ in range(len(req_users))], dtype=object)
         lat = latency_ms(rng, len(req_users)) if latency_ms else rng.gamma(4.0, 1.5, len(req_users))
         requests.append(
