@@ -166,7 +166,7 @@ def test_cli_aa_json_and_analyze_from_logs(tmp_path):
     from typer.testing import CliRunner
 
     from nbrec.cli import app
-    from nbrec.experiments.logs import write_rr_logs
+    from nbrec.rrlog.reader import write_rr_logs
 
     runner = CliRunner()
     result = runner.invoke(app, ["experiment", "aa", "--runs", "200", "--peeks", "14", "--users",
@@ -198,3 +198,10 @@ def test_cli_aa_json_and_analyze_from_logs(tmp_path):
     assert table.exit_code == 0, table.output
     assert "sequential (always valid" in table.output and "CUPED" in table.output
     assert "fixed horizon" in table.output and "z-test" not in table.output
+    # The dashboard's table: one row per treatment, with the stop rule.
+    from nbrec.experiments.status import sequential_status
+
+    status = sequential_status(tmp_path / "logs", tmp_path / "exp")
+    assert status[["experiment", "treatment"]].values.tolist() == [["cuped", "treatment"]]
+    assert status.loc[0, "always_valid_p"] == pytest.approx(comparison["sequential"]["p_value"])
+    assert sequential_status(tmp_path / "logs", tmp_path / "none").empty

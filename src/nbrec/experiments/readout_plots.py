@@ -45,3 +45,36 @@ def power_curve(
     ax.set_ylabel("users per variant")
     ax.set_title(f"sample size at baseline CTR {baseline:.3f}, power {power}")
     return ax
+
+
+def always_valid_p(sequential: dict, alpha: float = 0.05, ax=None):
+    """The always-valid p-value after each daily read, and where it may stop."""
+    ax = ax or plt.gca()
+    p = sequential["p_by_read"]
+    reads = np.arange(1, len(p) + 1)
+    ax.step(reads, p, where="post", marker="o", label="always-valid p (running minimum)")
+    ax.axhline(alpha, color="tab:orange", linestyle="--", label=f"alpha = {alpha}")
+    ax.set_yscale("log")
+    ax.set_ylim(max(min(p) / 2, 1e-6), 1.5)
+    ax.set_xlabel("daily read")
+    ax.set_ylabel("p-value")
+    verdict = "may stop" if sequential["may_stop"] else "keep running"
+    ax.set_title(f"sequential test: {verdict}")
+    ax.legend()
+    return ax
+
+
+def peeking_rates(aa: dict, ax=None):
+    """False-positive rates of A/A experiments: peeking at fixed-horizon vs always-valid."""
+    ax = ax or plt.gca()
+    reads = {"fixed-horizon,\nread every peek": aa["naive"], "always-valid,\nread every peek": aa["sequential"],
+             **{f"{k}\nread once": v for k, v in aa["fixed_horizon"].items()}}  # fmt: skip
+    rates = np.array([r["rate"] for r in reads.values()])
+    errors = np.array([[r["rate"] - r["ci"][0], r["ci"][1] - r["rate"]] for r in reads.values()]).T
+    ax.bar(list(reads), rates, yerr=errors, capsize=4, color="tab:gray")
+    ax.axhline(aa["alpha"], color="tab:orange", linestyle="--", label=f"alpha = {aa['alpha']}")
+    ax.set_ylabel("false-positive rate")
+    ax.set_title(f"A/A: {aa['runs']} experiments read {aa['peeks']} times")
+    ax.tick_params(axis="x", labelsize=7)
+    ax.legend()
+    return ax

@@ -24,6 +24,7 @@ from nbrec.data.schema import Dataset
 from nbrec.experiments.config import HOLDOUT, Experiment
 from nbrec.experiments.traffic import Traffic
 
+SIM_START = pd.Timestamp("2026-01-01", tz="UTC")  # first day of a simulation with ``days``
 # policy(user_rows, k, rng) -> (item_rows n x k, propensities n x k or None)
 Policy = Callable[[np.ndarray, int, np.random.Generator], tuple[np.ndarray, np.ndarray | None]]
 
@@ -149,6 +150,7 @@ def simulate(
     salt: str | None = None,
     latency_ms: Callable[[np.random.Generator, int], np.ndarray] | None = None,
     traffic: Traffic | None = None,
+    days: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run one experiment in process -> (request rows, feedback rows) in the RR log schema.
 
@@ -157,7 +159,9 @@ def simulate(
     its preferences. ``policies`` maps variant name (and ``holdout`` if used) to a policy.
     With ``traffic`` (``nbrec.experiments.traffic.Traffic``), users make heavy-tailed numbers
     of requests (its capped Zipf law) and click at heterogeneous rates: each user's click
-    probabilities are scaled by Beta(ctr_a, ctr_b) / its mean.
+    probabilities are scaled by Beta(ctr_a, ctr_b) / its mean. With ``days``, users arrive
+    uniformly over that many UTC days from 2026-01-01 and request rows carry ``ts`` (so the
+    analysis reads the experiment day by day); without, rows have no timestamp.
     """
     rng = np.random.default_rng(seed)
     n_pop = len(population.user_ids)
@@ -167,6 +171,7 @@ def simulate(
         counts = traffic.draw(rng, users)["requests"]
         mean = traffic.ctr_a / (traffic.ctr_a + traffic.ctr_b)
         activity = rng.beta(traffic.ctr_a, traffic.ctr_b, users) / mean
+    arrival = rng.integers(0, max(days, 1), users)
     # Simulated user ids are unique per draw so a user's assignment is a fresh hash each run.
     user_ids = np.array([f"{population.user_ids[r]}#{i}" for i, r in enumerate(rows)], dtype=object)
     variants = assign_variants(experiment, user_ids, salt)
@@ -183,10 +188,16 @@ def simulate(
         clicked = rng.random(shown.shape) < np.minimum(p_click, 1.0)
         ids = np.array([uuid.uuid4().hex for _ in range(len(req_users))], dtype=object)
         lat = latency_ms(rng, len(req_users)) if latency_ms else rng.gamma(4.0, 1.5, len(req_users))
+        ts = {}
+        if days:  # no column otherwise: writers stamp the time they write (write_rr_logs)
+            ts["ts"] = SIM_START + pd.to_timedelta(arrival[req_users], "D") + pd.to_timedelta(
+                rng.random(len(req_users)) * 86_000, "s"
+            )  # fmt: skip
         requests.append(
             pd.DataFrame(
                 {
                     "kind": "request",
+                    **ts,
                     "request_id": ids,
                     "user_id": user_ids[req_users],
                     "experiment": experiment.name,

@@ -1,0 +1,42 @@
+"""Every experiment's always-valid read-out in one table, for the product dashboard.
+
+One row per (experiment, treatment) with requests in the RR logs: users per arm, the lift in
+per-user CTR, the always-valid p-value and confidence sequence, whether the experiment may stop
+and why, and the verdict. Experiments without logged requests are left out.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from nbrec.experiments.analysis import analyze
+from nbrec.experiments.config import load_experiments
+from nbrec.experiments.history import pre_period
+from nbrec.rrlog.reader import read_rr_logs
+
+COLUMNS = ["experiment", "treatment", "users", "lift", "always_valid_p", "ci_low", "ci_high",
+           "may_stop", "why", "verdict"]  # fmt: skip
+
+
+def sequential_status(log_dir: str | Path, experiments_dir: str | Path) -> pd.DataFrame:
+    """The table above; empty (with its columns) when no experiment has logged requests."""
+    experiments = load_experiments(experiments_dir)
+    if not experiments:
+        return pd.DataFrame(columns=COLUMNS)
+    requests, feedback = read_rr_logs(log_dir)
+    rows = []
+    for exp in experiments:
+        if not (requests["experiment"] == exp.name).any():
+            continue
+        report = analyze(exp, requests, feedback, bootstrap=False,
+                         covariates=pre_period(requests, feedback, exp.name))  # fmt: skip
+        for c in report.comparisons:
+            seq = c.get("sequential") or {}
+            ci = seq.get("ci", [None, None])
+            rows.append({"experiment": exp.name, "treatment": c["treatment"], "users": c.get("users"),
+                         "lift": c["lift"], "always_valid_p": seq.get("p_value"), "ci_low": ci[0],
+                         "ci_high": ci[1], "may_stop": seq.get("may_stop"), "why": seq.get("why"),
+                         "verdict": report.verdict})  # fmt: skip
+    return pd.DataFrame(rows, columns=COLUMNS)
