@@ -57,7 +57,7 @@ def rankers(data, population: Population, k: int) -> dict[str, np.ndarray]:
 
     order = {item: i for i, item in enumerate(population.item_ids)}
     out = {}
-    for name in ("ease", "item2item", "popularity"):
+    for name in ("ease", "item_knn", "popularity"):
         model = make_model(name).fit(data.interactions, data.items)
         recs = model.recommend(population.user_ids, k=3 * k)
         codes = recs["item_id"].map(order).to_numpy().reshape(len(population.user_ids), 3 * k)
@@ -171,7 +171,7 @@ def main() -> None:
     # 5. Interleaving vs A/B
     ranked = rankers(data, population, k=10)
     rows = []
-    for a, b in [("item2item", "ease"), ("popularity", "ease")]:
+    for a, b in [("item_knn", "ease"), ("popularity", "ease")]:
         r = interleaving_vs_ab(population, (ranked[a], ranked[b]), traffic, users=20_000,
                                runs=200, seed=9)  # fmt: skip
         rows.append(

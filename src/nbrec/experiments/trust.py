@@ -160,7 +160,8 @@ def sequential_power(
     with the fixed-horizon Welch test's power measured at its n.
     """
     diff, sd = effect(traffic, lift)
-    planned = diff if planned_lift is None else effect(traffic, planned_lift)[0]
+    # The plan knows only the planned effect (and its sd), not the true one.
+    planned, sd = (diff, sd) if planned_lift is None else effect(traffic, planned_lift)
     n_max = max_users(sd, planned, alpha, power, looks=peeks)
     control, treatment = simulate_sums(traffic, runs, 2 * n_max, peeks, lift, seed=seed + 1)
     est = estimators.welch(control, treatment)
