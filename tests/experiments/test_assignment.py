@@ -110,3 +110,31 @@ def test_router_resolves_versions_holdout_and_schedule():
     after = ExperimentRouter([exp], clock=lambda: datetime(2026, 3, 1, tzinfo=UTC))
     assert after.route("user-1") == NO_EXPERIMENT
     assert ExperimentRouter([]).route("user-1") == (None, None, None)
+
+
+def test_user_in_several_layers_gets_the_model_of_the_earlier_or_higher_priority_experiment():
+    """The old rule (first layer by name) let a new experiment in layer "a..." take the users of
+    a running experiment in layer "z..." mid-experiment; now the earlier one keeps them."""
+    two = [{"name": "c", "allocation": 0.5, "model_version": "v-c"},
+           {"name": "t", "allocation": 0.5, "model_version": "v-t"}]  # fmt: skip
+    early = Experiment(name="early", layer="z-ranking", start="2026-01-01", variants=two)
+    late = Experiment(name="late", layer="a-ui", start="2026-01-10",
+                      variants=[{**v, "model_version": f"late-{v['name']}"} for v in two])  # fmt: skip
+    clock = lambda: datetime(2026, 1, 5, tzinfo=UTC)  # noqa: E731
+    before = ExperimentRouter([early, late], clock=clock)
+    routes_before = {u: before.route(u) for u in USERS[:2000]}
+    assert {r.experiment for r in routes_before.values()} == {"early"}  # late not started yet
+    after = ExperimentRouter([early, late], clock=lambda: datetime(2026, 1, 15, tzinfo=UTC))
+    for user in USERS[:2000]:
+        assert after.route(user) == routes_before[user]  # nobody's model changes mid-experiment
+        assert [e.name for e, _ in after.assign(user)] == ["early", "late"]  # in both, in order
+    # An explicit priority wins over the start date.
+    first = late.model_copy(update={"priority": 1})
+    routed = ExperimentRouter([early, first], clock=lambda: datetime(2026, 1, 15, tzinfo=UTC))
+    assert {routed.route(u).experiment for u in USERS[:500]} == {"late"}
+    assert {routed.route(u).model_version for u in USERS[:500]} == {"late-c", "late-t"}
+    # Without schedules: no start counts as earliest, then the layer name decides.
+    plain = [e.model_copy(update={"start": None}) for e in (early, late)]
+    assert (
+        ExperimentRouter(plain).route(USERS[0]).experiment == "late"
+    )  # layer "a-ui" < "z-ranking"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from hashlib import blake2b
 from itertools import accumulate
@@ -72,11 +72,23 @@ class Layer:
         return None
 
 
+def _precedence(experiment: Experiment) -> tuple:
+    """Sort key: which of a user's experiments (one per layer) picks the model; first wins."""
+    start = experiment.start.timestamp() if experiment.start else -math.inf
+    return (-experiment.priority, start, experiment.layer, experiment.name)
+
+
 class ExperimentRouter:
     """Maps a user to (experiment, variant, model_version) for the service's routing seam.
 
-    Only running experiments count; when layers overlap for a user, the first layer by name that
-    routes the user decides the model (nbrec varies one thing, the model, per request).
+    Only running experiments count. A user may be in one experiment per layer; nbrec varies one
+    thing per request, the model, so when several of them route the user, one picks the model:
+    the highest ``priority``, then the one that started first (no ``start`` counts as earliest),
+    then by layer and experiment name. So a newly started experiment in another layer never takes
+    a running experiment's users away mid-experiment (their treatment would change and both
+    read-outs would mix), and renaming a layer changes nothing. The request is logged under the
+    experiment that picked the model only; the others lose those users, which is unbiased
+    because layers hash independently (their read-outs cover the users not taken).
     ``live_version`` resolves variants whose model_version is ``live``; ``clock`` is for tests.
     """
 
@@ -96,22 +108,25 @@ class ExperimentRouter:
     def _now(self) -> float:
         return self.clock().timestamp() if self.clock else time.time()
 
-    def _assigned(self, user_id: str) -> Iterator[tuple[Experiment, str]]:
+    def _assigned(self, user_id: str) -> list[tuple[Experiment, str]]:
         now = self._now()
+        found = []
         for layer in self.layers:
             allocator = layer.experiment_for(user_id, now)
             if allocator is not None:
-                yield allocator.experiment, allocator.variant(user_id)
+                found.append((allocator.experiment, allocator.variant(user_id)))
+        return sorted(found, key=lambda pair: _precedence(pair[0]))
 
     def assign(self, user_id: str) -> list[tuple[Experiment, str]]:
-        """Every (experiment, variant) the user is in right now, one per layer at most."""
-        return list(self._assigned(user_id))
+        """Every (experiment, variant) the user is in right now, one per layer at most, the one
+        that picks the model first."""
+        return self._assigned(user_id)
 
     def route(self, user_id: str) -> Route:
-        found = next(self._assigned(user_id), None)  # later layers need not be hashed
-        if found is None:
+        found = self._assigned(user_id)
+        if not found:
             return NO_EXPERIMENT
-        experiment, variant = found
+        experiment, variant = found[0]
         if variant == HOLDOUT:
             return Route(experiment.name, HOLDOUT, self.live_version())
         return Route(experiment.name, variant, self.version_of(experiment.variant(variant)))

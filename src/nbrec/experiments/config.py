@@ -61,6 +61,9 @@ class Experiment(BaseModel):
     description: str = ""
     layer: str = "default"
     traffic: float = Field(1.0, gt=0, le=1)  # share of the layer's users in this experiment
+    # A user in experiments of several layers gets the model of the highest priority, then of
+    # the one that started first (nbrec.experiments.assignment.ExperimentRouter).
+    priority: int = 0
     salt: str = ""  # "" -> the name; change it to reshuffle users between variants
     start: datetime | None = None
     end: datetime | None = None
