@@ -17,7 +17,8 @@ from tests.service.server import running_service
 pytestmark = pytest.mark.service
 JSON = {"Content-Type": "application/json"}
 BAD_TEXT = {"DEL": "a\x7fb", "NEL": "a\x85b", "U+2028": "a\u2028b", "U+202E": "gro\u202egnp",
-            "ESC": "a\x1bb", "only spaces": "   ", "zero width": "a\u200bb"}  # fmt: skip
+            "ESC": "a\x1bb", "only spaces": "   ", "zero width": "a\u200bb",
+            "trailing newline": "ab\n", "only NBSP": "\u00a0\u00a0"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")

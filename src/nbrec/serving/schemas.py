@@ -41,7 +41,7 @@ _ALLOWED = re.compile(ID_PATTERN)
 def _printable(value: str) -> str:
     """``ID_PATTERN``, checked cheaply: printable text that is not only spaces always matches
     it (``str.isprintable`` runs in C); the regex decides the rare rest (NBSP, private use)."""
-    if (value.isprintable() and not value.isspace()) or _ALLOWED.match(value):
+    if (value.isprintable() and not value.isspace()) or _ALLOWED.fullmatch(value):
         return value
     raise PydanticCustomError(
         "printable",
