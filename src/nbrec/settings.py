@@ -47,7 +47,13 @@ class Settings(BaseSettings):
     # Seconds a user's recently seen items are reused without a store call; /feedback to this
     # process drops them at once, so the TTL only bounds staleness across replicas. 0: off.
     seen_cache_ttl: float = 2.0
-    bentoml_metrics: bool = True  # BentoML's own HTTP metrics (its middleware costs ~15% req/s)
+    # BentoML's own HTTP metrics: off, since they label by raw path (any made-up URL became a
+    # new series, without bound) and cost ~15% req/s; nbrec_requests_total counts every answer
+    # with a bounded endpoint label. On again only behind a gateway that drops unknown paths.
+    bentoml_metrics: bool = False
+    # Seconds a client has to send a request body (408 after); BentoML's whole-request timeout
+    # (10 s, its 504) stays the outer bound.
+    body_timeout: float = Field(default=2.0, gt=0)
     # Reliability and privacy (nbrec.serving.guard, nbrec.rrlog.writer)
     store_timeout_ms: float = 20.0  # time budget of one feature-store call on the request path
     store_retry_after: float = 1.0  # seconds a failed store is skipped (fallback) before a retry

@@ -88,7 +88,10 @@ def test_health_ready_metrics(client):
     text = client.get("/metrics").text
     assert 'nbrec_live_model_info{model_version="v1"} 1.0' in text
     assert "nbrec_requests_total" in text and "process_resident_memory_bytes" in text
-    assert "bentoml_service_request_total" in text  # BentoML's own metrics are kept
+    # BentoML's HTTP metrics are off by default (they label by raw path: unbounded series);
+    # nbrec counts every answer, GETs included, under a bounded endpoint label.
+    assert "bentoml_service_request_total" not in text
+    assert 'nbrec_requests_total{endpoint="/healthz",status="200"}' in text
     series = [line.rsplit(" ", 1)[0] for line in text.splitlines() if line and line[0] != "#"]
     assert len(series) == len(set(series)), "a series is exported twice"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from typing import Any
@@ -32,7 +33,19 @@ def _media_type(value: bytes) -> bytes:
     return value.partition(b";")[0].strip().lower()
 
 
-async def read_body(scope: Scope, receive: Receive) -> bytes:
+async def read_body(scope: Scope, receive: Receive, timeout: float | None = None) -> bytes:
+    """``_read_body`` within ``timeout`` seconds (408 after): a client that declares a body and
+    stalls must not hold a connection and a slot for BentoML's whole 10 s."""
+    if timeout is None:
+        return await _read_body(scope, receive)
+    try:
+        async with asyncio.timeout(timeout):
+            return await _read_body(scope, receive)
+    except TimeoutError:
+        raise HTTPError(408, f"the request body did not arrive within {timeout:g} s") from None
+
+
+async def _read_body(scope: Scope, receive: Receive) -> bytes:
     """The request body: JSON only (415), refused early (413) when over MAX_BODY_BYTES.
 
     JSON only also keeps browsers' "simple" cross-site requests out: a page elsewhere cannot

@@ -8,6 +8,7 @@ problem; no input produces a 5xx.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -21,15 +22,19 @@ from starlette.responses import Response
 from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
-from nbrec.serving.admin import admin_routes
+from nbrec.serving.admin import ADMIN_PATHS, admin_routes
 from nbrec.serving.body import HTTPError, parse, read_body, user_of
 from nbrec.serving.loaded_version import InvalidFilter
 from nbrec.serving.schemas import FeedbackRequest, RecommendRequest, SimilarItemsRequest
 from nbrec.serving.service import NotFound, NotReady, RecommendationService, new_request_id
+from nbrec.settings import get_settings
 
 logger = logging.getLogger("nbrec.serving")
 JSON = "application/json"
 API_PATHS = ("/recommend", "/similar_items", "/feedback")
+# Every path the service (nbrec's routes and BentoML's) answers: a label of its own each.
+KNOWN_PATHS = frozenset((*API_PATHS, *ADMIN_PATHS, "/healthz", "/readyz", "/livez", "/metrics",
+                         "/dashboard", "/openapi.json", "/docs.json", "/"))  # fmt: skip
 
 
 def json_response(payload: Any, status: int = 200) -> Response:
@@ -65,14 +70,40 @@ class ApiFastPath:
         self.serving = serving
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            if scope["method"] == "POST":
-                handler = self.handlers.get(scope["path"])
-                if handler is not None:
-                    return await handler(scope, receive, send)
-            elif scope["path"] == "/readyz":
-                return await self.serving.app(scope, receive, send)
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        if scope["method"] == "POST":
+            handler = self.handlers.get(scope["path"])
+            if handler is not None:
+                return await handler(scope, receive, send)  # counts and logs itself
+        app = self.serving.app if scope["path"] == "/readyz" else self.app
+        await counted(app, self.serving, scope, receive, send)
+
+
+async def counted(app, serving: ServingApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """Run ``app`` and count its answer in ``nbrec_requests_total``, under the path if it is one
+    of the service's, else ``other``: made-up paths never make new series. An answer BentoML
+    gives instead (its timeout, 504) is counted too."""
+    start, status = time.perf_counter(), 0
+
+    async def send_status(message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        await send(message)
+
+    try:
+        await app(scope, receive, send_status)
+    except asyncio.CancelledError:
+        status = status or 504
+        raise
+    finally:
+        service = serving.service
+        if service is not None and status:
+            endpoint = scope["path"] if scope["path"] in KNOWN_PATHS else "other"
+            m = service.metrics
+            m.child(m.requests, endpoint, str(status)).inc()
+            m.child(m.request_duration, endpoint).observe(time.perf_counter() - start)
 
 
 class ServingApp:
@@ -90,6 +121,7 @@ class ServingApp:
         self.service = service
         self.dashboard_path = dashboard_path
         self.handlers: dict[str, Callable] = {}  # API path -> raw ASGI handler (POST only)
+        self.body_timeout = get_settings().body_timeout
         self.app = Router(
             routes=[
                 Route("/recommend", self._endpoint("/recommend", RecommendRequest, "recommend"),
@@ -117,13 +149,25 @@ class ServingApp:
 
         async def handle(scope: Scope, receive: Receive, send: Send) -> None:
             start = time.perf_counter()
-            service = self.service
             request_id = new_request_id()
+            try:
+                await answer(scope, receive, send, start, request_id)
+            except asyncio.CancelledError:  # BentoML's timeout answered (504): count and log it
+                service = self.service
+                if service is not None:
+                    m = service.metrics
+                    m.child(m.requests, path, "504").inc()
+                    m.child(m.request_duration, path).observe(time.perf_counter() - start)
+                    service.log_error(path, 504, request_id, None, "timed out in the service")
+                raise
+
+        async def answer(scope, receive, send, start: float, request_id: str) -> None:
+            service = self.service
             body = b""
             try:
                 if service is None:
                     raise NotReady("the service is starting")
-                body = await read_body(scope, receive)
+                body = await read_body(scope, receive, self.body_timeout)
                 payload, status = getattr(service, method)(parse(model, body), request_id), 200
             except HTTPError as exc:
                 payload, status = {"error": str(exc)}, exc.status
