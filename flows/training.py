@@ -16,6 +16,7 @@ from prefect.runtime import flow_run
 from prefect.tasks import exponential_backoff
 
 from nbrec.constants import DEFAULT_K, TOP_N, USER_COL
+from nbrec.models.memory import MemoryBudget
 from nbrec.pipeline import (
     candidates,
     gate,
@@ -90,11 +91,21 @@ def run_notebooks(
 @task(**STEP)
 def choose(dataset, model: str, k: int, tune: bool) -> tuple:
     """The candidate recipe and the validation metric of popularity and of the live recipe."""
-    data_split = candidates.validation_split(dataset)
-    chosen = candidates.choose_candidate(model, data_split, dataset, k, tune)
+    settings = get_settings()
+    budget = MemoryBudget.from_gb(settings.memory_budget_gb)
+    sample = candidates.selection_sample(dataset, settings.selection_users)
+    data_split = candidates.validation_split(sample)
+    minutes = settings.selection_minutes
+    chosen = candidates.choose_candidate(model, data_split, sample, k, tune, budget=budget,
+                                         progress=True, time_budget_s=minutes and minutes * 60)  # fmt: skip
+    for name, reason in chosen.skipped.items():
+        get_run_logger().warning(f"{name} skipped: {reason}")
+    # The champion must also fit on all the data; else the next best that does.
+    fit_minutes = settings.final_fit_minutes
+    chosen = candidates.settle_final(chosen, dataset, budget, fit_minutes and fit_minutes * 60)
     popularity = chosen.tried.get("popularity")
     if popularity is None:
-        popularity = candidates.validation_score("popularity", {}, data_split, dataset, k)
+        popularity = candidates.validation_score("popularity", {}, data_split, sample, k)
     live, live_version = None, lifecycle.live_version()
     if live_version is not None:
         try:
@@ -106,13 +117,14 @@ def choose(dataset, model: str, k: int, tune: bool) -> tuple:
         else:
             recipe = (entry.model, entry.metadata.get("params", {}))
             live = (chosen.score if recipe == (chosen.model, chosen.params)
-                    else candidates.validation_score(*recipe, data_split, dataset, k))  # fmt: skip
+                    else candidates.validation_score(*recipe, data_split, sample, k))  # fmt: skip
     return chosen, popularity, live, live_version
 
 
 @task(**STEP)
 def fit_final(chosen: candidates.Candidate, dataset):
-    return candidates.fit_final(chosen, dataset)
+    budget = MemoryBudget.from_gb(get_settings().memory_budget_gb)
+    return candidates.fit_final(chosen, dataset, budget)
 
 
 @task(**STEP)
@@ -217,7 +229,7 @@ def _train(
     validate_recommendations(recs, final, data, k, run_name, "candidate")
 
     metrics = {"metric": f"ndcg@{k}", "candidate": chosen.score, "popularity": popularity, "live": live,
-               "tried": chosen.tried}  # fmt: skip
+               "tried": chosen.tried, "skipped": chosen.skipped}  # fmt: skip
     metadata = {"metrics": metrics, "data_hash": snap.data_hash, "dataset": snap.name, "params": chosen.params,
                 "code_version": versions.code_version(), "k": k, "top_n": top_n, "flow_run": run_name,
                 "notebooks": notebook_results}  # fmt: skip

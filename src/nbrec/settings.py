@@ -23,8 +23,16 @@ class Settings(BaseSettings):
     admin_token: str | None = Field(None, repr=False)
     seed: int = 42
     # Training pipeline (flows/training.py)
-    train_model: str = "auto"  # a model name, "a,b", or "auto" (every registered model but random)
+    train_model: str = "auto"  # a model name, "a,b", or "auto" (every model but random and the bandits)
     train_notebooks: str = "01_framing,02_baselines"  # executed per training run ("" for none)
+    # Memory the whole training run may hold (GiB; unset: what the machine has available).
+    # Every model fit is checked against what is left of it before it allocates.
+    memory_budget_gb: float | None = None
+    # The model is chosen on a seeded sample of at most this many users (0: every user);
+    # only the champion is fitted on all of them.
+    selection_users: int = 10_000
+    selection_minutes: float | None = 10.0  # trying candidates stops once this is spent
+    final_fit_minutes: float | None = 15.0  # the champion's predicted fit on all data must fit
     gate_margin: float = 0.01  # candidate must beat popularity's validation NDCG by this much
     gate_tolerance: float = 0.01  # ... and may trail the live model by at most this much
     task_runner: str = (

@@ -96,6 +96,17 @@ class Blend(Recommender):
             raise ValueError("a blend needs at least one member")
         return names
 
+    @classmethod
+    def memory_bytes(cls, shape, params: dict) -> int:
+        """Every member fitted and held at once, each with its own fit overhead."""
+        from nbrec.models.memory import fit_bytes
+
+        blend = cls(**params)
+        return sum(
+            fit_bytes(get_model_class(n), shape, (blend.member_params or {}).get(n, {}))
+            for n in blend.member_names()
+        )
+
     def _member(self, name: str) -> Recommender:
         return get_model_class(name)(**(self.member_params or {}).get(name, {}))
 

@@ -15,7 +15,7 @@ costs one eigendecomposition for every ``l2`` (``tuning_session``).
 
 Memory: the dense route needs about ``EASE_COPIES * n_items**2 * 8`` bytes (2.3 GB for 10k
 items), the factored route ``FACTORED_COPIES * n_items * n_users * 8``. ``fit`` checks that
-against ``max_memory_gb`` (default: half the memory available now) and raises
+against ``max_memory_gb`` (default: what the run has left, ``nbrec.models.memory``) and raises
 ``CatalogueTooLargeError`` or, with ``on_too_large="knn"``, switches to item-kNN.
 """
 
@@ -25,7 +25,6 @@ from typing import ClassVar, Literal
 
 import numpy as np
 import pandas as pd
-import psutil
 import scipy.sparse as sp
 
 from nbrec.models.base import Recommender, TrainingData
@@ -67,9 +66,17 @@ class LinearAutoencoder(Recommender):
         raise NotImplementedError
 
     def memory_limit_bytes(self) -> int:
+        """``max_memory_gb``, or what the run has left now (``nbrec.models.memory``)."""
         if self.max_memory_gb is not None:
             return int(self.max_memory_gb * 2**30)
-        return int(psutil.virtual_memory().available * 0.5)
+        from nbrec.models.memory import MemoryBudget
+
+        return MemoryBudget().left()
+
+    @classmethod
+    def memory_bytes(cls, shape, params: dict) -> int:
+        """``ease_bytes`` of the route the data takes (for the pipeline's budget)."""
+        return ease_bytes(shape.n_items, shape.n_users)
 
     def _fit(self, data: TrainingData) -> None:
         if self.on_too_large not in ("raise", "knn"):

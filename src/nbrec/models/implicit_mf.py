@@ -92,9 +92,10 @@ class ImplicitMF(Recommender):
         return neighbours_frame(self.item_ids_, code, cosine, k, positive_only=False)
 
     @classmethod
-    def memory_bytes(cls, n_users: int, n_items: int, nnz: int, params: dict) -> int:
+    def memory_bytes(cls, shape, params: dict) -> int:
+        """Factors and matrix copies (``factor_bytes``), one spare factor column for bias."""
         factors = int(params.get("factors", cls().factors))
-        return factor_bytes(n_users, n_items, nnz, factors + 1)
+        return factor_bytes(shape.n_users, shape.n_items, shape.nnz, factors + 1)
 
     def _state(self) -> dict[str, np.ndarray]:
         return {"user_factors": self.user_factors_, "item_factors": self.item_factors_}

@@ -18,6 +18,8 @@ from nbrec.models.base import Recommender, TrainingData, top_k
 from nbrec.models.registry import register
 from nbrec.models.space import FloatRange, IntRange
 
+SIM_BYTES_PER_ENTRY = 40  # item-kNN: co-occurrence values, indices, row ids, scaled copies
+
 
 def binary(matrix: sp.csr_matrix) -> sp.csr_matrix:
     """The interaction matrix as 0/1 float32 (ratings only say 'seen')."""
@@ -133,3 +135,9 @@ class ItemKNN(ItemToItem):
     def _fit(self, data: TrainingData) -> None:
         self.history_ = binary(data.matrix)
         self.weights_ = knn_weights(self.history_, self.neighbours, self.shrink, self.alpha)
+
+    @classmethod
+    def memory_bytes(cls, shape, params: dict) -> int:
+        """The co-occurrence matrix X'X and its scaled copies, then the kept neighbours."""
+        neighbours = int(params.get("neighbours", cls().neighbours))
+        return SIM_BYTES_PER_ENTRY * shape.cooccurrence + 16 * shape.n_items * neighbours

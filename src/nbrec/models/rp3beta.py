@@ -72,6 +72,12 @@ class RP3beta(ItemToItem):
     def __init__(self, alpha: float = 0.8, beta: float = 0.5, neighbours: int = 300):
         self.alpha, self.beta, self.neighbours = alpha, beta, neighbours
 
+    @classmethod
+    def memory_bytes(cls, shape, params: dict) -> int:
+        """Two scaled copies of the matrix, float64 blocks of rows, the kept neighbours."""
+        keep = min(int(params.get("neighbours", cls().neighbours)), shape.n_items)
+        return 4 * 16 * shape.nnz + 4 * 8 * BLOCK_FLOATS + 24 * shape.n_items * keep
+
     def _fit(self, data: TrainingData) -> None:
         if self.neighbours < 1:
             raise ValueError(f"neighbours must be >= 1, got {self.neighbours}")

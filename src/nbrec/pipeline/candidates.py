@@ -3,24 +3,44 @@
 The pipeline holds out ``DEFAULT_VALIDATION_RATIO`` of each user's interactions (stratified,
 seeded); the candidate, popularity and the live model's recipe are fitted on the rest and
 compared on the held-out part. The published model is then refitted on all interactions.
+
+At scale the choice is made on a seeded sample of at most ``selection_users`` users (all of
+their interactions); only the champion is fitted on every user. Every fit is checked against
+the run's ``MemoryBudget`` first: a candidate whose estimate exceeds what is left is skipped
+with the figures (``Candidate.skipped``), candidates are fitted one at a time and dropped
+before the next, and a champion that cannot be fitted on all the data gives way to the next
+best that can, or the run stops with ``MemoryBudgetError``, never an OOM kill.
 """
 
 from __future__ import annotations
 
+import gc
+import logging
+import time
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from nbrec.constants import DEFAULT_K, DEFAULT_SEED, DEFAULT_VALIDATION_RATIO, USER_COL
 from nbrec.data.schema import Dataset, deduplicate
 from nbrec.data.splits import Split, split
 from nbrec.evaluation.metrics import accuracy
 from nbrec.evaluation.tuning import tune
-from nbrec.models import Recommender, available, expand, make_model
+from nbrec.models import Recommender, available, expand, get_model_class, make_model
+from nbrec.models.memory import DataShape, MemoryBudget, MemoryBudgetError, fit_bytes, gib
+
+log = logging.getLogger(__name__)
 
 METRIC = "ndcg"
-# Not candidates for "auto": random is a floor, not a contender.
-NOT_CANDIDATES = {"random"}
+# Not candidates for "auto": random is a floor, not a contender; the bandits learn online and,
+# not personalised, sit near popularity offline, while each costs a simulated learning run and
+# a per-user policy draw to score (a third of "auto"'s time at 10k users). Name them to try them.
+NOT_CANDIDATES = {"random", "epsilon_greedy", "ucb1", "thompson"}
+# Order of trial under "auto": cheap kinds first, so a selection time budget drops the costly.
+CHEAP_FIRST = {name: i for i, name in enumerate(
+    ["popularity", "recency", "als", "item_knn", "rp3beta", "ease", "edlae", "lightfm", "blend"])}  # fmt: skip
 
 
 @dataclass
@@ -31,6 +51,23 @@ class Candidate:
     params: dict
     score: float
     tried: dict[str, float] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)  # name -> why it was not tried
+    recipes: dict[str, dict] = field(default_factory=dict)  # name -> params, for runners-up
+    fit_seconds: dict[str, float] = field(default_factory=dict)  # on the selection data
+    selection_nnz: int = 0  # interactions the candidates were fitted on
+
+
+def selection_sample(dataset: Dataset, max_users: int | None, seed: int = DEFAULT_SEED) -> Dataset:
+    """``dataset`` restricted to a seeded sample of ``max_users`` users (all their rows);
+    the dataset itself when it has no more users than that (or ``max_users`` is falsy)."""
+    users = dataset.interactions[USER_COL].unique()
+    if not max_users or len(users) <= max_users:
+        return dataset
+    keep = np.random.default_rng(seed).choice(users, max_users, replace=False)
+    rows = dataset.interactions[dataset.interactions[USER_COL].isin(keep)]
+    log.info(f"choosing the model on {max_users:,} of {len(users):,} users ({len(rows):,} rows)")
+    return Dataset(dataset.name, rows.reset_index(drop=True), dataset.items, dataset.users,
+                   meta={**dataset.meta, "sample_users": max_users})  # fmt: skip
 
 
 def validation_split(dataset: Dataset, seed: int = DEFAULT_SEED) -> Split:
@@ -40,7 +77,7 @@ def validation_split(dataset: Dataset, seed: int = DEFAULT_SEED) -> Split:
 
 
 def candidate_names(model: str) -> list[str]:
-    """``"auto"`` -> every registered model but random; otherwise ``expand`` (checks names)."""
+    """``"auto"`` -> every registered model but ``NOT_CANDIDATES``; otherwise ``expand``."""
     if model == "auto":
         return [name for name in available() if name not in NOT_CANDIDATES]
     return expand(model)
@@ -50,34 +87,117 @@ def validation_score(
     name: str, params: dict, data_split: Split, dataset: Dataset, k: int = DEFAULT_K
 ) -> float:
     """NDCG@k on the validation part of a recipe fitted on the fit part."""
+    return _fit_and_score(name, params, data_split, dataset, k)[0]
+
+
+def _fit_and_score(name, params, data_split, dataset, k) -> tuple[float, float]:
+    """(validation NDCG@k, fit seconds); the model is dropped before returning."""
+    start = time.perf_counter()
     model = make_model(name, **params).fit(data_split.train, dataset.items, dataset.users)
+    seconds = time.perf_counter() - start
     recs = model.recommend(data_split.test[USER_COL].unique(), k)
-    return float(accuracy(recs, data_split.test, k)[f"{METRIC}@{k}"])
+    del model  # candidates are never held in memory together
+    gc.collect()
+    return float(accuracy(recs, data_split.test, k)[f"{METRIC}@{k}"]), seconds
+
+
+def too_large(name: str, params: dict, shape: DataShape, budget: MemoryBudget) -> str | None:
+    """Why ``name`` cannot be fitted on data of ``shape`` within ``budget`` (None if it can)."""
+    need, left = fit_bytes(get_model_class(name), shape, params), budget.left()
+    if need <= left:
+        return None
+    return (f"needs about {gib(need)} to fit {shape.n_users:,} users x {shape.n_items:,} items "
+            f"({shape.nnz:,} interactions) but {gib(left)} is left ({budget.describe()})")  # fmt: skip
 
 
 def choose_candidate(
     model: str, data_split: Split, dataset: Dataset, k: int = DEFAULT_K, tune_params: bool = False,
-    params: dict | None = None,
+    params: dict | None = None, budget: MemoryBudget | None = None, progress: bool = False,
+    time_budget_s: float | None = None,
 ) -> Candidate:  # fmt: skip
-    """Score each recipe on validation (optionally tuning it first) and keep the best."""
-    tried, recipes = {}, {}
-    for name in candidate_names(model):
+    """Score each recipe on validation (optionally tuning it first) and keep the best.
+
+    A recipe that does not fit the memory ``budget`` is skipped with the reason; the others
+    are fitted one at a time, cheapest kinds first (``CHEAP_FIRST``); once ``time_budget_s``
+    is spent, the rest are skipped with that reason."""
+    budget = budget or MemoryBudget()
+    tried, recipes, skipped, seconds = {}, {}, {}, {}
+    shape = DataShape.of(data_split.train)
+    names = sorted(candidate_names(model), key=lambda n: CHEAP_FIRST.get(n, len(CHEAP_FIRST)))
+    start = time.perf_counter()
+    bar = tqdm(names, desc="choose model", disable=not progress)
+    for name in bar:
+        bar.set_postfix(model=name)
         chosen = dict(params or {})
+        spent = time.perf_counter() - start
+        if time_budget_s is not None and spent > time_budget_s and tried:
+            skipped[name] = f"selection time budget spent ({spent:.0f} s of {time_budget_s:.0f} s)"
+            continue
+        reason = too_large(name, chosen, shape, budget)
+        if reason:
+            skipped[name] = reason
+            log.info(f"{name} skipped: {reason}")
+            continue
         if tune_params and not chosen:
             # tune() fits on sub_train / scores on validation; give it our split in that shape.
             nested = Split(data_split.train, data_split.test, data_split.train, data_split.test)
             chosen, _ = tune(name, nested, k, METRIC, items=dataset.items, users=dataset.users)
         recipes[name] = chosen
-        tried[name] = validation_score(name, chosen, data_split, dataset, k)
+        tried[name], seconds[name] = _fit_and_score(name, chosen, data_split, dataset, k)
     if not tried:
-        raise ValueError(f"no candidate models for --model {model!r}; available: {available()}")
+        raise (MemoryBudgetError if skipped else ValueError)(
+            f"no candidate models for --model {model!r} could be tried; available: "
+            f"{available()}; skipped: {skipped}"
+        )
     best = max(tried, key=tried.get)
-    return Candidate(best, recipes[best], tried[best], tried)
+    return Candidate(best, recipes[best], tried[best], tried, skipped, recipes, seconds, shape.nnz)
 
 
-def fit_final(candidate: Candidate, dataset: Dataset) -> Recommender:
-    """The recipe refitted on every (deduplicated) interaction: the model that gets published."""
+def settle_final(
+    candidate: Candidate, dataset: Dataset, budget: MemoryBudget | None = None,
+    fit_budget_s: float | None = None,
+) -> Candidate:  # fmt: skip
+    """The candidate to fit on all the data: the champion if it fits the memory budget there
+    (and, given ``fit_budget_s``, its fit time on the selection data scaled linearly by the
+    number of interactions stays within it), else the next best recipe that does (``skipped``
+    says why the others were passed over). ``MemoryBudgetError`` when none fits."""
+    budget = budget or MemoryBudget()
+    shape = DataShape.of(dataset.interactions)
+    reasons = {}
+    for name in sorted(candidate.tried, key=candidate.tried.get, reverse=True):
+        params = candidate.recipes.get(name, candidate.params if name == candidate.model else {})
+        reason = too_large(name, params, shape, budget)
+        if reason is None and fit_budget_s and candidate.fit_seconds.get(name):
+            scale = shape.nnz / max(candidate.selection_nnz, 1)
+            predicted = candidate.fit_seconds[name] * scale
+            if predicted > fit_budget_s:
+                reason = (f"its fit would take about {predicted:.0f} s on all the data "
+                          f"({candidate.fit_seconds[name]:.1f} s on {candidate.selection_nnz:,} "
+                          f"interactions, x{scale:.1f}), over the {fit_budget_s:.0f} s budget")  # fmt: skip
+        if reason is None:
+            skipped = {**candidate.skipped, **{n: f"final fit: {r}" for n, r in reasons.items()}}
+            return Candidate(name, params, candidate.tried[name], candidate.tried, skipped,
+                             candidate.recipes, candidate.fit_seconds, candidate.selection_nnz)  # fmt: skip
+        reasons[name] = reason
+        log.info(f"{name} cannot be fitted on all the data: {reason}")
+    raise MemoryBudgetError(
+        "no candidate can be fitted on all the data within the memory and time budgets: "
+        + "; ".join(f"{n}: {r}" for n, r in reasons.items())
+        + ". Free memory, raise NBREC_MEMORY_BUDGET_GB, or choose a lighter model (--model als)."
+    )
+
+
+def fit_final(
+    candidate: Candidate, dataset: Dataset, budget: MemoryBudget | None = None
+) -> Recommender:
+    """The recipe refitted on every (deduplicated) interaction: the model that gets published.
+    Checked against the memory budget first (``MemoryBudgetError`` with the figures)."""
     data = deduplicate(dataset.interactions)
+    reason = too_large(
+        candidate.model, candidate.params, DataShape.of(data), budget or MemoryBudget()
+    )
+    if reason:
+        raise MemoryBudgetError(f"{candidate.model} on all the data {reason}")
     return make_model(candidate.model, **candidate.params).fit(data, dataset.items, dataset.users)
 
 
