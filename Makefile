@@ -10,7 +10,7 @@ NBREC_DATA_DIR ?= var/data
 export NBREC_DATA_DIR
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-all lint format docs docs-serve notebooks leaderboard clean observe report publish serve schedule bench-serving bench-load
+.PHONY: help install demo test test-all lint format docs docs-serve notebooks leaderboard clean observe report publish serve schedule bench-serving bench-load bench-scale
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -70,6 +70,10 @@ bench-serving: install ## load-test bare Starlette, bare BentoML and nbrec (SQLi
 
 bench-load: install ## the service at 80% of its peak for 60 s: errors, p99, memory (benchmarks/load)
 	$(PY) benchmarks/load/run_load.py
+
+bench-scale: install ## nbrec train --model auto end to end at the small and medium sizes, capped (benchmarks/scale)
+	$(PY) benchmarks/scale/bench_scale.py --size small --cap-gib 8
+	$(PY) benchmarks/scale/bench_scale.py --size medium --cap-gib 8 --record
 
 observe: install ## Prometheus + Alertmanager scraping the service on localhost:3000 (SERVICE=host:port)
 	PY=$(PY) deploy/observe.sh

@@ -4,7 +4,8 @@
 
 Each part runs in its own process so peak memory (ru_maxrss) is its own. The metric part is
 measured side by side with ranx (an independent, numba-compiled implementation) on a sample of
-users, and reported as a ratio; then nbrec alone at full size. Results go to RESULTS.md.
+users, and reported as a ratio; then nbrec alone at full size. Results go to foundation.md
+(included in RESULTS.md by bench_scale.py --record).
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ def main() -> None:
     command = (
         f"python benchmarks/scale/bench_foundation.py --events {args.events} --users {args.users}"
     )
-    (HERE / "RESULTS.md").write_text(
+    (HERE / "foundation.md").write_text(
         f"""# Foundation scale benchmark
 
 Command: `{command}`

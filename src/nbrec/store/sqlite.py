@@ -7,6 +7,7 @@ readers never block the writer in WAL mode, and a version becomes visible only w
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import threading
 import time
@@ -119,21 +120,22 @@ class SQLiteStore:
         blobs: dict[str, bytes] = {"popular": dumps(tables.popular)}
         if tables.embeddings is not None:
             blobs.update(embeddings_to_blobs(tables.embeddings))
-        rows = [("recs", u, dumps(r)) for u, r in tables.user_recs.items()]
-        rows += [("sim", i, dumps(r)) for i, r in tables.similar.items()]
-        rows += [("meta", i, dumps(m)) for i, m in tables.item_meta.items()]
-        rows += [("blob", k, v) for k, v in blobs.items()]
+        # A generator, written CHUNK rows per executemany inside one transaction: a million
+        # users' JSON lists are never all in memory at once.
+        rows = itertools.chain(
+            (("recs", u, dumps(r)) for u, r in tables.user_recs.items()),
+            (("sim", i, dumps(r)) for i, r in tables.similar.items()),
+            (("meta", i, dumps(m)) for i, m in tables.item_meta.items()),
+            (("blob", k, v) for k, v in blobs.items()),
+        )
         with self._transaction() as db:
             db.execute("DELETE FROM kv WHERE version = ?", (version,))
             db.execute(
                 "INSERT OR REPLACE INTO versions VALUES (?, ?, 0, ?)",
                 (version, time.time(), dumps(tables.info)),
             )
-            for lo in range(0, len(rows), CHUNK):
-                db.executemany(
-                    "INSERT INTO kv VALUES (?, ?, ?, ?)",
-                    [(version, *row) for row in rows[lo : lo + CHUNK]],
-                )
+            while chunk := list(itertools.islice(rows, CHUNK)):
+                db.executemany("INSERT INTO kv VALUES (?, ?, ?, ?)", [(version, *r) for r in chunk])
             db.execute("UPDATE versions SET complete = 1 WHERE version = ?", (version,))
 
     def set_live(self, version: str) -> None:

@@ -1,0 +1,283 @@
+"""Scale benchmark: the whole pipeline at three sizes, as a user runs it.
+
+    python benchmarks/scale/bench_scale.py --size small [--cap-gib 8] [--out DIR] [--record]
+
+For one size: ``nbrec data generate`` (seed 7), then ``nbrec train --dataset DIR --notebooks ""
+--model auto`` under ``prlimit --as`` (the cap: on a shared machine a runaway gets MemoryError,
+not the kernel's OOM killer), wall time per stage from the flow's task log lines and peak RSS
+(``/usr/bin/time``); then, in a child process, the registered model published into a fresh
+SQLite file and a fresh redis-server (time, bytes per user on disk / in Redis) and batch scoring
+throughput (users/s, one thread). Results: ``results/<size>.json``; ``--record`` rewrites
+RESULTS.md (table, growth exponent medium -> large where both exist) and the plot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SIZES = {  # users, items, events
+    "small": (10_000, 5_000, 200_000),
+    "medium": (100_000, 20_000, 2_000_000),
+    "large": (1_000_000, 100_000, 20_000_000),
+}
+GOALS = {"small": None, "medium": (300, 8), "large": (1800, 16)}  # seconds, GiB
+TASK_DONE = re.compile(r"^(\d\d:\d\d:\d\d\.\d+) \| INFO\s+\| Task run '([a-z_]+)-[^']*' - Finished")
+
+
+def timed(cmd: list[str], env: dict, cap_bytes: int | None, log: Path) -> dict:
+    """Run ``cmd`` (under ``prlimit --as`` when capped); wall seconds, peak RSS, exit code."""
+    full = ["/usr/bin/time", "-f", "PEAK_KB %M"]
+    if cap_bytes:
+        full += ["prlimit", f"--as={cap_bytes}"]
+    start = time.perf_counter()
+    with log.open("w") as out:
+        proc = subprocess.run(full + cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    seconds = time.perf_counter() - start
+    peak = re.findall(r"PEAK_KB (\d+)", log.read_text())
+    return {"seconds": seconds, "peak_rss_gib": int(peak[-1]) / 2**20 if peak else None,
+            "returncode": proc.returncode}  # fmt: skip
+
+
+def stage_seconds(log_text: str) -> dict[str, float]:
+    """Seconds per flow task from consecutive 'Finished' lines (tasks run one after another;
+    mapped scoring shards are summed into one stage)."""
+    stamps = []
+    for line in log_text.splitlines():
+        match = TASK_DONE.match(line)
+        if match:
+            h, m, s = match.group(1).split(":")
+            stamps.append((int(h) * 3600 + int(m) * 60 + float(s), match.group(2)))
+    stages: dict[str, float] = {}
+    for (prev, _), (now, name) in zip(stamps, stamps[1:], strict=False):
+        stages[name] = stages.get(name, 0.0) + (now - prev) % 86400
+    if stamps:
+        stages = {stamps[0][1]: float("nan"), **stages}  # the first task's start is not logged
+    return stages
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def after_training(work: Path) -> dict:
+    """In this (child) process: publish the registered version into SQLite and Redis, and
+    measure batch scoring. Reads NBREC_* from the environment the training run had."""
+    import numpy as np
+    import redis
+
+    from nbrec import registry
+    from nbrec.pipeline import scoring
+    from nbrec.serving.publish import publish
+
+    version = registry.list_versions()[0].version
+    model = registry.load_model(version)
+    users = model.user_ids_.to_numpy()
+    out: dict = {"version": version, "model": model.name, "users": len(users)}
+    start = time.perf_counter()
+    for shard in scoring.shards(users[: min(len(users), 50_000)]):
+        scoring.score_shard(model, shard, 10)
+    out["scoring_users_per_s"] = min(len(users), 50_000) / (time.perf_counter() - start)
+
+    sqlite_path = work / "publish.sqlite"
+    start = time.perf_counter()
+    publish(model, "bench", f"sqlite:///{sqlite_path}")
+    out["publish_sqlite_s"] = time.perf_counter() - start
+    out["sqlite_bytes_per_user"] = sqlite_path.stat().st_size / len(users)
+
+    port = free_port()
+    server = subprocess.Popen(["redis-server", "--port", str(port), "--save", "", "--appendonly",
+                               "no"], stdout=subprocess.DEVNULL)  # fmt: skip
+    try:
+        client = redis.Redis(port=port)
+        for _ in range(100):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        before = client.info("memory")["used_memory"]
+        start = time.perf_counter()
+        publish(model, "bench", f"redis://127.0.0.1:{port}/0")
+        out["publish_redis_s"] = time.perf_counter() - start
+        out["redis_bytes_per_user"] = (client.info("memory")["used_memory"] - before) / len(users)
+    finally:
+        server.terminate()
+        server.wait()
+    del np
+    return out
+
+
+def run_size(size: str, cap_gib: float, out_dir: Path, keep: bool = False) -> dict:
+    users, items, events = SIZES[size]
+    work = Path(tempfile.mkdtemp(prefix=f"nbrec-scale-{size}-", dir=out_dir))
+    env = {**os.environ, "NBREC_VAR_DIR": str(work / "var"),
+           "NBREC_MODEL_STORE_DIR": str(work / "models"), "NBREC_STORE_URL": "",
+           "PREFECT_HOME": str(work / "prefect"), "PYTHONUNBUFFERED": "1"}  # fmt: skip
+    cap = int(cap_gib * 2**30)
+    nbrec = [sys.executable, "-m", "nbrec"]
+    result = {"size": size, "users": users, "items": items, "events": events, "cap_gib": cap_gib,
+              "load_before": os.getloadavg()}  # fmt: skip
+    data = work / "data"
+    result["generate"] = timed(nbrec + ["data", "generate", "--users", str(users), "--items",
+                                        str(items), "--interactions", str(events), "--seed", "7",
+                                        "--out", str(data)], env, cap, work / "generate.log")  # fmt: skip
+    train_log = work / "train.log"
+    result["train"] = timed(nbrec + ["train", "--dataset", str(data), "--notebooks", "",
+                                     "--model", "auto"], env, cap, train_log)  # fmt: skip
+    text = train_log.read_text()
+    result["train"]["stages"] = stage_seconds(text)
+    result["train"]["tail"] = text.splitlines()[-12:]
+    if result["train"]["returncode"] == 0:
+        child = [sys.executable, __file__, "--after-training", str(work)]
+        log = work / "after.log"
+        result["after"] = timed(child, env, cap, log)
+        found = re.findall(r"^AFTER (.*)$", log.read_text(), re.M)
+        result["after"].update(
+            json.loads(found[-1]) if found else {"error": log.read_text()[-2000:]}
+        )
+    result["load_after"] = os.getloadavg()
+    result["date"] = datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC")
+    if not keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+def exponent(a: dict, b: dict, key) -> float | None:
+    """Growth exponent of a cost between two sizes, against the number of events."""
+    ya, yb = key(a), key(b)
+    if not ya or not yb:
+        return None
+    return math.log(yb / ya) / math.log(b["events"] / a["events"])
+
+
+def record(results_dir: Path) -> None:
+    """RESULTS.md and scale.png from results/*.json."""
+    found = {p.stem: json.loads(p.read_text()) for p in sorted(results_dir.glob("*.json"))}
+    rows = [found[s] for s in SIZES if s in found]
+    lines = [
+        "# Scale benchmark: the whole pipeline at three sizes",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, 24 GiB shared by ~8 engineers; "
+        f"Python {platform.python_version()}. Load average (1/5/15 min) before and after each "
+        "run is recorded: the 2 cores were shared, so times are upper bounds.",
+        "",
+        "Command per size: `python benchmarks/scale/bench_scale.py --size SIZE --cap-gib CAP "
+        "--record` (data from `nbrec data generate --seed 7`; `nbrec train --dataset DIR "
+        '--notebooks "" --model auto` under `prlimit --as=CAP`).',
+        "",
+        "| size | users / items / events | train wall | train peak RSS | cap | stages (s) | "
+        "publish SQLite | SQLite B/user | publish Redis | Redis B/user | scoring users/s | "
+        "goal | load before/after | date |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        t, a = r["train"], r.get("after", {})
+        stages = ", ".join(f"{k} {v:.0f}" for k, v in t.get("stages", {}).items() if v == v)
+        goal = GOALS[r["size"]]
+        goal_text = f"< {goal[0] // 60} min, < {goal[1]} GiB" if goal else "-"
+        status = "ok" if t["returncode"] == 0 else f"FAILED (exit {t['returncode']})"
+        fmt = lambda v, f="{:.1f}": f.format(v) if isinstance(v, int | float) else "-"  # noqa: E731
+        lines.append(
+            f"| {r['size']} | {r['users']:,} / {r['items']:,} / {r['events']:,} | "
+            f"{t['seconds']:.0f} s ({status}) | {fmt(t['peak_rss_gib'], '{:.2f}')} GiB | "
+            f"{r['cap_gib']:g} GiB | {stages} | {fmt(a.get('publish_sqlite_s'))} s | "
+            f"{fmt(a.get('sqlite_bytes_per_user'), '{:.0f}')} | {fmt(a.get('publish_redis_s'))} s | "
+            f"{fmt(a.get('redis_bytes_per_user'), '{:.0f}')} | "
+            f"{fmt(a.get('scoring_users_per_s'), '{:,.0f}')} | {goal_text} | "
+            f"{'/'.join(f'{x:.1f}' for x in r['load_before'])} -> "
+            f"{'/'.join(f'{x:.1f}' for x in r['load_after'])} | {r['date']} |"
+        )
+    if "medium" in found and "large" in found:
+        e = exponent(found["medium"], found["large"], lambda r: r["train"]["seconds"])
+        lines += [
+            "",
+            f"Time growth exponent medium -> large (against events): {e:.2f} (goal <= 1.2).",
+        ]
+    if "small" in found and "medium" in found:
+        e = exponent(found["small"], found["medium"], lambda r: r["train"]["seconds"])
+        lines += ["", f"Time growth exponent small -> medium (against events): {e:.2f}."]
+    foundation = HERE / "foundation.md"
+    tail = "\n" + foundation.read_text().replace("# ", "## ", 1) if foundation.is_file() else ""
+    (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n" + NOTES + tail)
+    plot(rows)
+
+
+def plot(rows: list[dict]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    done = [r for r in rows if r["train"]["returncode"] == 0]
+    if not done:
+        return
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    events = [r["events"] for r in done]
+    left.loglog(events, [r["train"]["seconds"] for r in done], "o-", label="nbrec train")
+    pubs = [r.get("after", {}).get("publish_sqlite_s") for r in done]
+    if all(pubs):
+        left.loglog(events, pubs, "s--", label="publish SQLite")
+    left.set_xlabel("events")
+    left.set_ylabel("seconds")
+    left.legend()
+    right.loglog(events, [r["train"]["peak_rss_gib"] for r in done], "o-")
+    right.set_xlabel("events")
+    right.set_ylabel("peak RSS of nbrec train (GiB)")
+    fig.suptitle("nbrec cost against size")
+    fig.tight_layout()
+    fig.savefig(HERE / "scale.png", dpi=100)
+
+
+NOTES = """
+## Notes
+
+- The model is chosen on a seeded sample of `NBREC_SELECTION_USERS` users (default 10,000);
+  only the champion is fitted on every user. Each candidate's memory estimate
+  (`nbrec.models.memory`) is checked against what is left before it is fitted; the run's
+  metadata (`metrics.skipped`) says which models were skipped and why.
+- Not measured here (not done): the service's p50/p99 at half of its peak from the published
+  store and its start-up time; see benchmarks/serving for the request path at MovieLens size.
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size", choices=list(SIZES))
+    parser.add_argument("--cap-gib", type=float, default=8.0)
+    parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()))
+    parser.add_argument("--results", type=Path, default=HERE / "results")
+    parser.add_argument("--record", action="store_true", help="rewrite RESULTS.md and the plot")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--after-training", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.after_training:
+        print("AFTER " + json.dumps(after_training(args.after_training)), flush=True)
+        return
+    if args.size:
+        result = run_size(args.size, args.cap_gib, args.out, args.keep)
+        args.results.mkdir(parents=True, exist_ok=True)
+        (args.results / f"{args.size}.json").write_text(json.dumps(result, indent=2))
+        print(json.dumps({k: v for k, v in result.items() if k != "train"}, indent=2))
+        print(json.dumps(result["train"], indent=2))
+    if args.record:
+        record(args.results)
+
+
+if __name__ == "__main__":
+    main()

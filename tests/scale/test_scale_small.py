@@ -1,0 +1,83 @@
+"""The scale pipeline at the benchmark's small size (10k users, 5k items, 200k events), in
+process: choice on a user sample within the memory budget, the champion fitted on everyone,
+scoring in shards, publish into SQLite. The medium and large sizes run end to end through
+``nbrec train`` in ``make bench-scale`` (benchmarks/scale)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pandas as pd
+import psutil
+import pytest
+
+from nbrec.constants import USER_COL
+from nbrec.data.synthetic import generate
+from nbrec.models.memory import MemoryBudget
+from nbrec.pipeline import candidates, scoring
+from nbrec.serving.publish import publish
+from nbrec.store import open_store
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "scale" / "bench_scale.py"
+
+
+@pytest.fixture(scope="module")
+def small():
+    users, items, events = 10_000, 5_000, 200_000
+    return generate(users=users, items=items, interactions=events, seed=7)
+
+
+def test_small_size_end_to_end_within_its_budget(small, tmp_path):
+    rss_before = psutil.Process().memory_info().rss
+    budget = MemoryBudget.from_gb(4)
+    sample = candidates.selection_sample(small, 2_000)
+    assert sample.interactions[USER_COL].nunique() == 2_000
+    split = candidates.validation_split(sample)
+    chosen = candidates.choose_candidate("popularity,als,item_knn", split, sample, budget=budget)
+    assert set(chosen.tried) | set(chosen.skipped) == {"popularity", "als", "item_knn"}
+    assert chosen.tried[chosen.model] > chosen.tried["popularity"]  # personalised wins
+    chosen = candidates.settle_final(chosen, small, budget)
+    model = candidates.fit_final(chosen, small, budget)
+    n_users = small.interactions[USER_COL].nunique()
+    assert len(model.user_ids_) == n_users  # fitted on everyone, not on the sample
+
+    parts = [
+        scoring.score_shard(model, shard, 10) for shard in scoring.shards(model.user_ids_, 2_500)
+    ]
+    recs = pd.concat(parts, ignore_index=True)
+    assert recs[USER_COL].nunique() == n_users and len(recs) == 10 * n_users
+
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    summary = publish(model, "small-v1", url, small.items, top_n=20)
+    assert summary["users"] == n_users
+    store = open_store(url)
+    try:
+        assert store.live_version() == "small-v1"
+        some = [str(u) for u in model.user_ids_[:: n_users // 7]]
+        assert all(
+            r is not None and len(r[0]) == 20 for r in store.user_recs_many("small-v1", some)
+        )
+    finally:
+        store.close()
+    grown = (psutil.Process().memory_info().rss - rss_before) / 2**30
+    assert grown < 4, f"the small size grew the process by {grown:.1f} GiB"
+
+
+def test_bench_reads_stage_times_from_the_flow_log():
+    spec = importlib.util.spec_from_file_location("bench_scale", BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    log = "\n".join([
+        "10:00:06.500 | INFO    | Task run 'take_snapshot-38e' - Finished in state Completed()",
+        "10:01:10.500 | INFO    | Task run 'validate_inputs-662' - Finished in state Completed()",
+        "10:01:20.000 | INFO    | Task run 'score_shard-1' - Finished in state Completed()",
+        "10:01:25.000 | INFO    | Task run 'score_shard-2' - Finished in state Completed()",
+    ])  # fmt: skip
+    stages = bench.stage_seconds(log)
+    assert stages["validate_inputs"] == pytest.approx(64.0)
+    assert stages["score_shard"] == pytest.approx(14.5)
+    assert (
+        bench.exponent({"events": 10, "x": 1.0}, {"events": 100, "x": 10.0}, lambda r: r["x"])
+        == 1.0
+    )
