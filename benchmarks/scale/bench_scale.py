@@ -81,12 +81,11 @@ def after_training(work: Path) -> dict:
     import numpy as np
     import redis
 
-    from nbrec import registry
-    from nbrec.pipeline import scoring
-    from nbrec.serving.publish import publish
+    from nbrec.pipeline import model_store, scoring
+    from nbrec.pipeline.publish import publish
 
-    version = registry.list_versions()[0].version
-    model = registry.load_model(version)
+    version = model_store.list_model_versions()[0].version
+    model = model_store.load_model(version)
     users = model.user_ids_.to_numpy()
     out: dict = {"version": version, "model": model.name, "users": len(users)}
     start = time.perf_counter()

@@ -23,7 +23,8 @@ class Settings(BaseSettings):
     admin_token: str | None = Field(None, repr=False)
     seed: int = 42
     # Training pipeline (flows/training.py)
-    train_model: str = "auto"  # a model name, "a,b", or "auto" (every model but random and the bandits)
+    # a model name, "a,b", or "auto" (every model but random and the bandits)
+    train_model: str = "auto"
     train_notebooks: str = "01_framing,02_baselines"  # executed per training run ("" for none)
     # Memory the whole training run may hold (GiB; unset: what the machine has available).
     # Every model fit is checked against what is left of it before it allocates.

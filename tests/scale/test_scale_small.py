@@ -16,7 +16,7 @@ from nbrec.constants import USER_COL
 from nbrec.data.synthetic import generate
 from nbrec.models.memory import MemoryBudget
 from nbrec.pipeline import candidates, scoring
-from nbrec.serving.publish import publish
+from nbrec.pipeline.publish import publish
 from nbrec.store import open_store
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "scale" / "bench_scale.py"
