@@ -122,6 +122,27 @@ def after_training(work: Path) -> dict:
     return out
 
 
+def als_fit(size: str) -> dict:
+    """In this process: generate the size's data and fit ALS (default recipe) on all of it."""
+    import resource
+
+    from nbrec.data.schema import deduplicate
+    from nbrec.data.synthetic import generate
+    from nbrec.models import make_model
+
+    users, items, events = SIZES[size]
+    start = time.perf_counter()
+    data = generate(users=users, items=items, interactions=events, seed=7)
+    generated = time.perf_counter() - start
+    frame = deduplicate(data.interactions)
+    start = time.perf_counter()
+    model = make_model("als", progress=True).fit(frame)
+    return {"size": size, "generate_s": generated, "als_fit_s": time.perf_counter() - start,
+            "als_model_fit_s": model.fit_seconds_, "interactions": len(frame),
+            "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+            "load": os.getloadavg(), "date": datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC")}  # fmt: skip
+
+
 def run_size(size: str, cap_gib: float, out_dir: Path, keep: bool = False) -> dict:
     users, items, events = SIZES[size]
     work = Path(tempfile.mkdtemp(prefix=f"nbrec-scale-{size}-", dir=out_dir))
@@ -202,6 +223,15 @@ def record(results_dir: Path) -> None:
             f"{'/'.join(f'{x:.1f}' for x in r['load_before'])} -> "
             f"{'/'.join(f'{x:.1f}' for x in r['load_after'])} | {r['date']} |"
         )
+    for size in SIZES:
+        als = found.get(f"als-{size}")
+        if als:
+            lines += ["", f"ALS alone at the {size} size ({als['interactions']:,} interactions, "
+                      f"in process, `--size {size} --als-fit` under the cap): fit "
+                      f"{als['als_fit_s']:.0f} s (goal at large: < 300 s), peak RSS "
+                      f"{als['peak_rss_gib']:.1f} GiB including the data; generation "
+                      f"{als['generate_s']:.0f} s; load {'/'.join(f'{x:.1f}' for x in als['load'])}, "
+                      f"{als['date']}."]  # fmt: skip
     if "medium" in found and "large" in found:
         e = exponent(found["medium"], found["large"], lambda r: r["train"]["seconds"])
         lines += [
@@ -264,9 +294,16 @@ def main() -> None:
     parser.add_argument("--record", action="store_true", help="rewrite RESULTS.md and the plot")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument("--after-training", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--als-fit", action="store_true", help="only: generate SIZE, fit ALS")
     args = parser.parse_args()
     if args.after_training:
         print("AFTER " + json.dumps(after_training(args.after_training)), flush=True)
+        return
+    if args.als_fit:
+        result = als_fit(args.size)
+        args.results.mkdir(parents=True, exist_ok=True)
+        (args.results / f"als-{args.size}.json").write_text(json.dumps(result, indent=2))
+        print(json.dumps(result, indent=2))
         return
     if args.size:
         result = run_size(args.size, args.cap_gib, args.out, args.keep)

@@ -111,3 +111,16 @@ def test_final_fit_time_is_extrapolated_from_the_selection_sample():
     assert settled.model == "als"  # lightfm: 10 s x 10 = 100 s > 50 s; als: 10 s
     assert "100 s" in settled.skipped["lightfm"]
     assert candidates.settle_final(chosen, data, fit_budget_s=None).model == "lightfm"
+
+
+def test_a_blend_is_predicted_from_its_members_fits():
+    assert (
+        candidates.predicted_seconds(
+            "blend", {"members": "als,popularity"}, {"als": 3.0, "popularity": 1.0}
+        )
+        == 8.0
+    )
+    assert (
+        candidates.predicted_seconds("blend", {"members": "als,popularity"}, {"als": 3.0}) is None
+    )
+    assert candidates.predicted_seconds("als", {}, {"als": 3.0}) is None

@@ -110,6 +110,18 @@ def too_large(name: str, params: dict, shape: DataShape, budget: MemoryBudget) -
             f"({shape.nnz:,} interactions) but {gib(left)} is left ({budget.describe()})")  # fmt: skip
 
 
+def predicted_seconds(name: str, params: dict, seconds: dict[str, float]) -> float | None:
+    """A blend fits each member twice (weights on a split of its data, then all of it): its
+    cost predicted from its members' measured fits; None when unknown."""
+    cls = get_model_class(name)
+    if not hasattr(cls, "member_names"):
+        return None
+    members = cls(**params).member_names()
+    if not all(m in seconds for m in members):
+        return None
+    return 2 * sum(seconds[m] for m in members)
+
+
 def choose_candidate(
     model: str, data_split: Split, dataset: Dataset, k: int = DEFAULT_K, tune_params: bool = False,
     params: dict | None = None, budget: MemoryBudget | None = None, progress: bool = False,
@@ -132,6 +144,11 @@ def choose_candidate(
         spent = time.perf_counter() - start
         if time_budget_s is not None and spent > time_budget_s and tried:
             skipped[name] = f"selection time budget spent ({spent:.0f} s of {time_budget_s:.0f} s)"
+            continue
+        predicted = predicted_seconds(name, chosen, seconds)
+        if time_budget_s is not None and predicted and spent + predicted > time_budget_s:
+            skipped[name] = (f"would take about {predicted:.0f} s (its members' fits, twice) with "
+                             f"{time_budget_s - spent:.0f} s of the selection budget left")  # fmt: skip
             continue
         reason = too_large(name, chosen, shape, budget)
         if reason:
