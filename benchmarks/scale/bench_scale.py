@@ -69,6 +69,27 @@ def stage_seconds(log_text: str) -> dict[str, float]:
     return stages
 
 
+def stage_seconds_db(prefect_home: Path) -> dict[str, float]:
+    """Wall seconds per flow task from the ephemeral Prefect server's database (first start to
+    last end per task name, so mapped scoring shards count once, as they ran)."""
+    import sqlite3
+    from datetime import datetime as dt
+
+    db = prefect_home / "prefect.db"
+    if not db.is_file():
+        return {}
+    with sqlite3.connect(db) as con:
+        rows = con.execute("SELECT name, start_time, end_time FROM task_run "
+                           "WHERE start_time IS NOT NULL ORDER BY start_time").fetchall()  # fmt: skip
+    spans: dict[str, list] = {}
+    for name, start, end in rows:
+        stage = name.rsplit("-", 1)[0]
+        first, last = spans.get(stage, [start, end or start])
+        spans[stage] = [min(first, start), max(last, end or start)]
+    return {stage: (dt.fromisoformat(b) - dt.fromisoformat(a)).total_seconds()
+            for stage, (a, b) in spans.items()}  # fmt: skip
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -148,7 +169,9 @@ def run_size(size: str, cap_gib: float, out_dir: Path, keep: bool = False) -> di
     work = Path(tempfile.mkdtemp(prefix=f"nbrec-scale-{size}-", dir=out_dir))
     env = {**os.environ, "NBREC_VAR_DIR": str(work / "var"),
            "NBREC_MODEL_STORE_DIR": str(work / "models"), "NBREC_STORE_URL": "",
-           "PREFECT_HOME": str(work / "prefect"), "PYTHONUNBUFFERED": "1"}  # fmt: skip
+           "PREFECT_HOME": str(work / "prefect"), "PYTHONUNBUFFERED": "1",
+           # a busy shared machine can take minutes to start Prefect's ephemeral API
+           "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "600"}  # fmt: skip
     cap = int(cap_gib * 2**30)
     nbrec = [sys.executable, "-m", "nbrec"]
     result = {"size": size, "users": users, "items": items, "events": events, "cap_gib": cap_gib,
@@ -161,7 +184,7 @@ def run_size(size: str, cap_gib: float, out_dir: Path, keep: bool = False) -> di
     result["train"] = timed(nbrec + ["train", "--dataset", str(data), "--notebooks", "",
                                      "--model", "auto"], env, cap, train_log)  # fmt: skip
     text = train_log.read_text()
-    result["train"]["stages"] = stage_seconds(text)
+    result["train"]["stages"] = stage_seconds_db(work / "prefect") or stage_seconds(text)
     result["train"]["tail"] = text.splitlines()[-12:]
     if result["train"]["returncode"] == 0:
         child = [sys.executable, __file__, "--after-training", str(work)]

@@ -6,6 +6,7 @@ scoring in shards, publish into SQLite. The medium and large sizes run end to en
 from __future__ import annotations
 
 import importlib.util
+import sqlite3
 from pathlib import Path
 
 import pandas as pd
@@ -64,10 +65,27 @@ def test_small_size_end_to_end_within_its_budget(small, tmp_path):
     assert grown < 4, f"the small size grew the process by {grown:.1f} GiB"
 
 
-def test_bench_reads_stage_times_from_the_flow_log():
+def load_bench():
     spec = importlib.util.spec_from_file_location("bench_scale", BENCH)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_bench_reads_stage_times_from_prefects_database(tmp_path):
+    with sqlite3.connect(tmp_path / "prefect.db") as con:
+        con.execute("CREATE TABLE task_run (name TEXT, start_time TEXT, end_time TEXT)")
+        con.executemany("INSERT INTO task_run VALUES (?, ?, ?)", [
+            ("choose-989", "2026-12-01 10:11:20.000000", "2026-12-01 10:12:20.500000"),
+            ("score_shard-1", "2026-12-01 10:13:00.000000", "2026-12-01 10:13:05.000000"),
+            ("score_shard-2", "2026-12-01 10:13:01.000000", "2026-12-01 10:13:07.000000"),
+        ])  # fmt: skip
+    stages = load_bench().stage_seconds_db(tmp_path)
+    assert stages == {"choose": 60.5, "score_shard": 7.0}  # shards: first start to last end
+
+
+def test_bench_reads_stage_times_from_the_flow_log():
+    bench = load_bench()
     log = "\n".join([
         "10:00:06.500 | INFO    | Task run 'take_snapshot-38e' - Finished in state Completed()",
         "10:01:10.500 | INFO    | Task run 'validate_inputs-662' - Finished in state Completed()",
