@@ -53,9 +53,6 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, le=64)
     log_stdout: bool = False  # RR log lines to stdout instead of files under logs_path
     refresh_interval: float = 0.25  # seconds between checks of the store's live pointer
-    # Seconds a user's recently seen items are reused without a store call; /feedback to this
-    # process drops them at once, so the TTL only bounds staleness across replicas. 0: off.
-    seen_cache_ttl: float = 2.0
     # BentoML's own HTTP metrics: off, since they label by raw path (any made-up URL became a
     # new series, without bound) and cost ~15% req/s; nbrec_requests_total counts every answer
     # with a bounded endpoint label. On again only behind a gateway that drops unknown paths.

@@ -59,7 +59,6 @@ def build_service(
         refresh_interval=settings.refresh_interval,
         on_scores=monitoring.observe_scores,
         policies=policies,
-        seen_ttl=settings.seen_cache_ttl,
     )
 
 

@@ -44,7 +44,7 @@ def test_master_killed_under_load_fails_over_without_a_failed_answer(
         store = open_store(cluster.url)
         publish(item_knn, "c1", store, items=small_data.items)
         users = [str(u) for u in item_knn.user_ids_[:40]]
-        env = {"NBREC_SEEN_CACHE_TTL": "0.2", "NBREC_STORE_RETRY_AFTER": "0.5"}
+        env = {"NBREC_STORE_RETRY_AFTER": "0.5"}
         with running_service(tmp_path, cluster.url, env=env) as base, Load(base, users) as load:
             time.sleep(2)
             # The master of the live pointer's slot: the outage hits every request's refresh.

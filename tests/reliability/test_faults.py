@@ -65,7 +65,7 @@ def test_redis_pause_and_stop_under_load(tmp_path, item_knn, small_data):
     port = free_port()
     url = f"redis://:{REDIS_PASSWORD}@127.0.0.1:{port}/0"
     env = {"NBREC_ADMIN_TOKEN": ADMIN_TOKEN, "NBREC_STORE_TIMEOUT_MS": "20",
-           "NBREC_STORE_RETRY_AFTER": "0.3", "NBREC_SEEN_CACHE_TTL": "0"}  # fmt: skip
+           "NBREC_STORE_RETRY_AFTER": "0.3"}  # fmt: skip
     users = [str(u) for u in item_knn.user_ids_[:50]]
     with redis_process(tmp_path, port, REDIS_PASSWORD) as proc:
         publish(item_knn, "r1", url, items=small_data.items)
@@ -124,8 +124,7 @@ def test_publish_under_load_serves_exactly_one_version(tmp_path, item_knn, popul
     url = sqlite_url(tmp_path)
     publish(item_knn, "v1", url, items=small_data.items)
     users = [str(u) for u in item_knn.user_ids_[:60]]
-    env = {"NBREC_SEEN_CACHE_TTL": "0"}
-    with running_service(tmp_path, url, env) as base, Load(base, users, threads=3) as load:
+    with running_service(tmp_path, url) as base, Load(base, users, threads=3) as load:
         load.wait_for(lambda a: a.body.get("model_version") == "v1")
         time.sleep(0.5)
         publish(popularity, "v2", url, items=small_data.items)  # from this process, mid-traffic

@@ -1,16 +1,8 @@
-"""The request path's local cache: LRU-bounded top-N lists, TTL'd recently seen items."""
+"""The request path's local cache: LRU-bounded top-N lists, the last seen items read."""
 
 from __future__ import annotations
 
 from nbrec.serving.cache import LocalCache
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_top_n_lists_are_kept_least_recently_used_first_out():
@@ -23,20 +15,12 @@ def test_top_n_lists_are_kept_least_recently_used_first_out():
     assert cache.recs("v2", "a") is None  # a version flip reads other keys
 
 
-def test_seen_items_expire_and_feedback_forgets_them():
-    clock = Clock()
-    cache = LocalCache(size=10, seen_ttl=2.0, clock=clock)
+def test_seen_items_are_kept_for_outages_only():
+    cache = LocalCache(size=2)
+    assert cache.last_seen("a") == []
     cache.put_seen("a", ["i1"])
-    clock.now += 1.9
-    assert cache.seen("a") == ["i1"]
-    clock.now += 0.2
-    assert cache.seen("a") is None and cache.last_seen("a") == ["i1"]  # kept for store outages
-    cache.put_seen("a", ["i1", "i2"])
-    cache.forget_seen("a")
-    assert cache.seen("a") is None and cache.last_seen("a") == []
-
-
-def test_ttl_zero_turns_the_seen_cache_off():
-    cache = LocalCache(size=10, seen_ttl=0.0)
-    cache.put_seen("a", ["i1"])
-    assert cache.seen("a") is None
+    cache.add_seen("a", "i2")  # feedback the store could not take
+    assert cache.last_seen("a") == ["i2", "i1"]
+    cache.put_seen("b", [])
+    cache.put_seen("c", [])
+    assert cache.last_seen("a") == []  # bounded like the top-N lists

@@ -1,9 +1,10 @@
 """The request path: route, look up, filter, fall back; then log and measure.
 
 ``RecommendationService`` is a plain class (no HTTP): the BentoML service, the tests and the
-benchmarks call it directly. Per request it makes at most one store call (precomputed top-N
-plus the user's recently seen items, one round trip; none for a user whose both are in the
-local cache, ``nbrec.serving.cache``) and a dot product for cold-start users.
+benchmarks call it directly. Per request it makes one store call: the precomputed top-N plus
+the user's recently seen items in one round trip, or the seen items alone when the top-N is in
+the local cache (``nbrec.serving.cache``); seen items are never cached, so feedback taken by
+any worker of any replica counts at once. Cold-start users cost a dot product.
 The live pointer is re-read at most every ``refresh_interval`` seconds; a new version's
 snapshot is loaded before it is switched to, so a publish never fails a request.
 """
@@ -66,7 +67,6 @@ class RecommendationService:
         cache_size: int = CACHE_SIZE,
         on_scores: Callable[[str, list], None] | None = None,
         policies: PolicyHook | None = None,
-        seen_ttl: float = 0.0,
     ):
         self.store = store
         self.router = router or LiveRouter()
@@ -79,7 +79,7 @@ class RecommendationService:
         self._snapshots: dict[str, LoadedVersion] = {}
         self._unloadable: set[str] = set()  # pinned versions that failed to load, until refresh
         self._corrupt: set[str] = set()  # versions whose tables cannot be read: never retried
-        self._local = LocalCache(cache_size, seen_ttl)  # top-N lists, recently seen items
+        self._local = LocalCache(cache_size)  # top-N lists; seen items for outages only
         self._checked = -math.inf
         self._lock = threading.Lock()
         m, backend = self.metrics, store.backend
@@ -208,7 +208,7 @@ class RecommendationService:
 
     # -- recommend --------------------------------------------------------------------------
     def _user_recs(self, version: str, user_id: str) -> tuple[Ranked | None, list[str]]:
-        """(top-N or None, recently seen): from the local cache, else one store round trip."""
+        """(top-N or None, recently seen): one store round trip (seen items alone if cached)."""
         local = self._local
         cached = local.recs(version, user_id)
         if cached is not None:
@@ -220,10 +220,8 @@ class RecommendationService:
         return recs, seen
 
     def _recent_seen(self, user_id: str) -> list[str]:
-        seen = self._local.seen(user_id)
-        if seen is None:
-            seen = self._store_call("recent_seen", self.store.recent_seen, user_id)
-            self._local.put_seen(user_id, seen)
+        seen = self._store_call("recent_seen", self.store.recent_seen, user_id)
+        self._local.put_seen(user_id, seen)
         return seen
 
     def recommend(self, req: RecommendRequest, request_id: str | None = None) -> dict[str, Any]:
@@ -377,7 +375,7 @@ class RecommendationService:
             self._store_call("add_seen", self.store.add_seen, req.user_id, req.item_id)
         except StoreError:
             stored = False  # the RR log line below still records the event
-        self._local.forget_seen(req.user_id)  # the item leaves this user's next answer
+            self._local.add_seen(req.user_id, req.item_id)  # left out here while it is down
         policy = self.policy_for(route)
         rewarded = None
         if policy is not None:
