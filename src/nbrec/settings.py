@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, le=64)
     log_stdout: bool = False  # RR log lines to stdout instead of files under logs_path
     refresh_interval: float = 0.25  # seconds between checks of the store's live pointer
+    # Top-N lists kept in memory per worker (LRU; a version never changes). 0: off, every answer
+    # reads its list from the store (the benchmark's uncached rows).
+    top_n_cache_size: int = Field(default=50_000, ge=0)
     # BentoML's own HTTP metrics: off, since they label by raw path (any made-up URL became a
     # new series, without bound) and cost ~15% req/s; nbrec_requests_total counts every answer
     # with a bounded endpoint label. On again only behind a gateway that drops unknown paths.

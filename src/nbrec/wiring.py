@@ -57,6 +57,7 @@ def build_service(
         rr_log=rr_log,
         metrics=metrics,
         refresh_interval=settings.refresh_interval,
+        cache_size=settings.top_n_cache_size,
         on_scores=monitoring.observe_scores,
         policies=policies,
     )

@@ -38,6 +38,8 @@ class LocalCache:
         return found
 
     def put_recs(self, version: str, user_id: str, recs: Ranked) -> None:
+        if self.size <= 0:
+            return
         self._recs[(version, user_id)] = recs
         if len(self._recs) > self.size:
             with suppress(KeyError):
