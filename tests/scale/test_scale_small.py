@@ -79,9 +79,12 @@ def test_bench_reads_stage_times_from_prefects_database(tmp_path):
             ("choose-989", "2026-12-01 10:11:20.000000", "2026-12-01 10:12:20.500000"),
             ("score_shard-1", "2026-12-01 10:13:00.000000", "2026-12-01 10:13:05.000000"),
             ("score_shard-2", "2026-12-01 10:13:01.000000", "2026-12-01 10:13:07.000000"),
+            ("validate_recommendations-1", "2026-12-01 10:14:00.000000", "2026-12-01 10:14:02.000000"),
+            ("validate_recommendations-2", "2026-12-01 10:20:00.000000", "2026-12-01 10:20:03.000000"),
         ])  # fmt: skip
     stages = load_bench().stage_seconds_db(tmp_path)
-    assert stages == {"choose": 60.5, "score_shard": 7.0}  # shards: first start to last end
+    # parallel shards: first start to last end; two runs of one task: their sum
+    assert stages == {"choose": 60.5, "score_shard": 7.0, "validate_recommendations": 5.0}
 
 
 def test_bench_reads_stage_times_from_the_flow_log():
