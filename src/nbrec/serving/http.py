@@ -23,7 +23,7 @@ from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
 from nbrec.serving.admin import ADMIN_PATHS, admin_routes
-from nbrec.serving.body import HTTPError, parse, read_body, user_of
+from nbrec.serving.body import BodyDeadline, HTTPError, parse, user_of
 from nbrec.serving.loaded_version import InvalidFilter
 from nbrec.serving.schemas import FeedbackRequest, RecommendRequest, SimilarItemsRequest
 from nbrec.serving.service import NotFound, NotReady, RecommendationService, new_request_id
@@ -121,7 +121,7 @@ class ServingApp:
         self.service = service
         self.dashboard_path = dashboard_path
         self.handlers: dict[str, Callable] = {}  # API path -> raw ASGI handler (POST only)
-        self.body_timeout = get_settings().body_timeout
+        self.body_deadline = BodyDeadline(get_settings().body_timeout)
         self.app = Router(
             routes=[
                 Route("/recommend", self._endpoint("/recommend", RecommendRequest, "recommend"),
@@ -167,7 +167,7 @@ class ServingApp:
             try:
                 if service is None:
                     raise NotReady("the service is starting")
-                body = await read_body(scope, receive, self.body_timeout)
+                body = await self.body_deadline.read(scope, receive)
                 payload, status = getattr(service, method)(parse(model, body), request_id), 200
             except HTTPError as exc:
                 payload, status = {"error": str(exc)}, exc.status
