@@ -292,18 +292,20 @@ def plot(rows: list[dict]) -> None:
     done = [r for r in rows if r["train"]["returncode"] == 0]
     if not done:
         return
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     events = [r["events"] for r in done]
-    left.loglog(events, [r["train"]["seconds"] for r in done], "o-", label="nbrec train")
-    pubs = [r.get("after", {}).get("publish_sqlite_s") for r in done]
-    if all(pubs):
-        left.loglog(events, pubs, "s--", label="publish SQLite")
+    left.loglog(events, [r["train"]["seconds"] for r in done], "o-", label="nbrec train (s)")
+    left.loglog(events, [r["train"]["peak_rss_gib"] * 100 for r in done], "s--",
+                label="peak RSS (GiB x 100)")  # fmt: skip
+    for size, (seconds, _gib) in ((s, g) for s, g in GOALS.items() if g):
+        left.plot([SIZES[size][2]], [seconds], "k*")
+        left.annotate(f"{size} goal", (SIZES[size][2], seconds))
     left.set_xlabel("events")
-    left.set_ylabel("seconds")
     left.legend()
-    right.loglog(events, [r["train"]["peak_rss_gib"] for r in done], "o-")
-    right.set_xlabel("events")
-    right.set_ylabel("peak RSS of nbrec train (GiB)")
+    last = done[-1]
+    stages = {k: v for k, v in last["train"].get("stages", {}).items() if v == v}
+    right.barh(list(stages), list(stages.values()))
+    right.set_xlabel(f"seconds per stage, {last['size']} size")
     fig.suptitle("nbrec cost against size")
     fig.tight_layout()
     fig.savefig(HERE / "scale.png", dpi=100)
