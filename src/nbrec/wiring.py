@@ -51,8 +51,22 @@ def build_service(
     rr_log = RRLogger(
         None if settings.log_stdout else settings.logs_path, on_drop=metrics.log_dropped.inc
     )
+    # /feedback answers 200 only once its event is durable (nbrec.events); "none": RR log only.
+    journal = None
+    if settings.events_url.lower() != "none":
+        from nbrec.events import open_journal
+
+        journal = open_journal(settings.events_url or None)
+    from nbrec.events.status import LoopStatusCollector  # ingestion and RR-archive health
+
+    metrics.registry.register(
+        LoopStatusCollector(None if settings.log_stdout else settings.logs_path)
+    )
     return RecommendationService(
         store,
+        journal=journal,
+        journal_timeout=settings.events_timeout_ms / 1000,
+        journal_retry_after=settings.events_retry_after,
         router=router,
         rr_log=rr_log,
         metrics=metrics,

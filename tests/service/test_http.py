@@ -69,7 +69,7 @@ def test_feedback_then_recommend(client, item_knn):
                                         "request_id": first["request_id"]})  # fmt: skip
     assert fb.status_code == 200
     assert fb.json() == {"request_id": first["request_id"], "model_version": "v1", "accepted": True,
-                         "stored": True}  # fmt: skip
+                         "stored": True, "durable": True, "event_id": fb.json()["event_id"]}  # fmt: skip
     again = client.post("/recommend", json={"user_id": user, "k": 3}).json()
     assert top not in [i["item_id"] for i in again["items"]]
 

@@ -19,7 +19,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -118,12 +118,12 @@ class GroupCommitter:
                     )
                     error = JournalUnavailable(f"the {self.name} journal could not commit: {exc}")
                     for _, future in batch:
-                        future.set_exception(error)
+                        _settle(future, error)
                     continue
                 self.batches += 1
                 self.committed += len(batch)
                 for _, future in batch:
-                    future.set_result(None)
+                    _settle(future, None)
             if self._closed:
                 return
 
@@ -133,6 +133,20 @@ class GroupCommitter:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+
+
+def _settle(future: Future, error: Exception | None) -> None:
+    # A caller past its deadline may have cancelled the future (asyncio.wait_for does): the
+    # event is committed all the same; its retry, with the same event_id, is deduplicated.
+    if future.cancelled():
+        return
+    try:
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
+    except InvalidStateError:
+        pass
 
 
 def wait_durable(future: Future, timeout: float) -> None:

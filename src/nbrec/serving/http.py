@@ -22,6 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
+from nbrec.events.journal import JournalUnavailable
 from nbrec.serving.admin import ADMIN_PATHS, admin_routes
 from nbrec.serving.body import BodyDeadline, HTTPError, parse, user_of
 from nbrec.serving.loaded_version import InvalidFilter
@@ -39,6 +40,23 @@ KNOWN_PATHS = frozenset((*API_PATHS, *ADMIN_PATHS, "/healthz", "/readyz", "/live
 
 def json_response(payload: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(payload), status_code=status, media_type=JSON)
+
+
+async def _durable_feedback(
+    service: RecommendationService, request: FeedbackRequest, request_id: str
+) -> dict[str, Any]:
+    """/feedback: 200 only once the event is durable (awaited: the event loop keeps serving
+    while the journal's writer thread commits, so requests share commits)."""
+    ticket = service.submit_feedback(request, request_id)
+    if ticket.future is not None:
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(ticket.future), service.journal_timeout)
+        except (TimeoutError, JournalUnavailable) as exc:
+            message = str(exc) or f"the event was not durable within {service.journal_timeout:g} s"
+            error = JournalUnavailable(message)
+            error.event_id = ticket.event["event_id"]
+            raise error from None
+    return service.complete_feedback(ticket)
 
 
 class _AsgiApp:
@@ -164,13 +182,26 @@ class ServingApp:
         async def answer(scope, receive, send, start: float, request_id: str) -> None:
             service = self.service
             body = b""
+            headers: list[tuple[bytes, bytes]] = []
             try:
                 if service is None:
                     raise NotReady("the service is starting")
                 body = await self.body_deadline.read(scope, receive)
-                payload, status = getattr(service, method)(parse(model, body), request_id), 200
+                request = parse(model, body)
+                if method == "feedback":
+                    payload, status = await _durable_feedback(service, request, request_id), 200
+                else:
+                    payload, status = getattr(service, method)(request, request_id), 200
             except HTTPError as exc:
                 payload, status = {"error": str(exc)}, exc.status
+            except JournalUnavailable as exc:  # not durable in time: the client retries
+                retry = f"{service.journal_retry_after:g}"
+                payload, status = {"error": f"{exc}; retry after {retry} s", "retry": True}, 503
+                event_id = getattr(exc, "event_id", None)
+                if event_id is not None:
+                    payload["event_id"] = event_id
+                    payload["error"] += f" with the same event_id ({event_id})"
+                headers.append((b"retry-after", retry.encode()))
             except NotFound as exc:
                 payload, status = {"error": str(exc.args[0])}, 404
             except InvalidFilter as exc:
@@ -193,6 +224,7 @@ class ServingApp:
                     "headers": [
                         (b"content-type", b"application/json"),
                         (b"content-length", b"%d" % len(data)),
+                        *headers,
                     ],
                 }
             )

@@ -114,6 +114,8 @@ class FeedbackRequest(_Body):
     event: Literal["click", "view", "purchase", "rating"]
     value: Annotated[float, _json_number("number")] | None = Field(None, allow_inf_nan=False)
     request_id: Annotated[str, Field(min_length=1, max_length=64, pattern=ID_PATTERN)] | None = None
+    # Idempotency key: a retry with the same event_id is stored once (nbrec.events).
+    event_id: Id | None = None
 
 
 class PromoteRequest(_Body):
