@@ -10,6 +10,8 @@ dashboard. Nothing below this module imports it (see the layers in pyproject.tom
 
 from __future__ import annotations
 
+from nbrec.events import open_journal
+from nbrec.events.status import LoopStatusCollector
 from nbrec.experiments.hooks import experiment_hooks
 from nbrec.monitoring import dashboard_html_path, register_collectors, store_reference_loader
 from nbrec.rrlog.writer import RRLogger
@@ -54,11 +56,8 @@ def build_service(
     # /feedback answers 200 only once its event is durable (nbrec.events); "none": RR log only.
     journal = None
     if settings.events_url.lower() != "none":
-        from nbrec.events import open_journal
-
         journal = open_journal(settings.events_url or None)
-    from nbrec.events.status import LoopStatusCollector  # ingestion and RR-archive health
-
+    # Ingestion and RR-archive health, read from var/status/ingest.json and the log folder.
     metrics.registry.register(
         LoopStatusCollector(None if settings.log_stdout else settings.logs_path)
     )

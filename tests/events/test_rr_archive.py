@@ -74,3 +74,28 @@ def test_archiving_twice_replaces_instead_of_duplicating(tmp_path):
     _write(logs / "rr-20261130T100000-1.1.jsonl", lines)  # a crash before the delete
     archive(logs, warehouse)
     assert warehouse.dataset(RR).to_table().num_rows == 3
+
+
+def test_rotation_deletes_nothing_and_every_line_reaches_the_warehouse(tmp_path):
+    from nbrec.rrlog.writer import RRLogger
+
+    logs, warehouse = tmp_path / "logs", Warehouse(tmp_path / "wh")
+    log = RRLogger(logs, max_bytes=4_000)
+    for n in range(600):
+        log.log({"kind": "request", "request_id": f"r{n}", "items": ["a", "b"], "status": 200})
+        if n == 300:
+            log.flush()
+            archive(logs, warehouse)  # archiving while the writer keeps rotating
+    log.flush()
+    rotated = unarchived_files(logs)
+    assert len(rotated) > 5  # rotated files wait for the archive; none was deleted
+    archive(logs, warehouse)
+    log.close()
+    archived = set(warehouse.dataset(RR).to_table()["request_id"].to_pylist())
+    tail = {
+        orjson.loads(x)["request_id"]
+        for p in logs.glob("rr-*.jsonl")
+        for x in p.read_bytes().splitlines()
+    }
+    assert len(list(logs.glob("rr-*.jsonl"))) == 1  # only the active file is left
+    assert archived | tail == {f"r{n}" for n in range(600)} and not archived & tail

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from nbrec.events.warehouse import EVENTS, Warehouse
-from nbrec.serving.publish import publish
+from nbrec.pipeline.publish import publish
 from nbrec.store import open_store
 from tests.service.server import free_port, service_env
 

@@ -223,13 +223,15 @@ def test_rr_log_never_blocks_and_counts_drops(tmp_path):
     assert written + log.dropped == 5_000
 
 
-def test_rr_log_rotates_into_rr_files(tmp_path):
-    log = RRLogger(tmp_path, max_bytes=2_000, backups=3)
+def test_rr_log_rotates_into_numbered_rr_files_and_deletes_none(tmp_path):
+    log = RRLogger(tmp_path, max_bytes=2_000)
     for n in range(200):
         log.log({"kind": "request", "n": n, "pad": "x" * 50})
     log.close()
     names = sorted(f.name for f in tmp_path.iterdir())
-    assert len(names) == 4 and all(n.startswith("rr-") and n.endswith(".jsonl") for n in names)
+    assert len(names) > 5 and all(n.startswith("rr-") and n.endswith(".jsonl") for n in names)
+    lines = [json.loads(x) for f in tmp_path.iterdir() for x in f.read_text().splitlines()]
+    assert sorted(line["n"] for line in lines) == list(range(200))  # every line still on disk
 
 
 def test_metrics_carry_the_agreed_names(service, item_knn):

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from nbrec.events.rr_archive import ARCHIVE_SCHEMA, LOG_PATTERN, read_log
+from nbrec.events.rr_archive import ARCHIVE_SCHEMA, read_log
 from nbrec.events.schema import EVENT_SCHEMA
 from nbrec.events.warehouse import EVENTS, QUARANTINE, RR, Warehouse
+from nbrec.rrlog.schema import LOG_PATTERN
 
 
 def archived_stems(warehouse: Warehouse) -> set[str]:

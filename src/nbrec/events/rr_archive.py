@@ -24,8 +24,8 @@ import pyarrow.compute as pc
 import pyarrow.json as pajson
 
 from nbrec.events.warehouse import RR, Warehouse, utc_days
+from nbrec.rrlog.schema import LOG_PATTERN
 
-LOG_PATTERN = "rr-*.jsonl"
 _NAME = re.compile(r"^rr-(?P<start>[^-]+)-(?P<pid>\d+)(?:\.(?P<n>\d+))?\.jsonl$")
 IDLE_SECONDS = 60.0  # an active file of a dead process must also be this old (clock slack)
 # Every column of an RR line (nbrec's RR log schema) with its Arrow type; others are ignored.

@@ -3,7 +3,10 @@
 The request path only puts a dict on a bounded queue (never blocks, never raises); a
 background thread serialises and writes. When the queue is full the line is dropped and
 counted (``nbrec_log_lines_dropped_total``). Files: ``<log_dir>/rr-<start>-<pid>.jsonl``,
-rotated by size to ``rr-<start>-<pid>.<n>.jsonl``; or stdout.
+rotated by size to ``rr-<start>-<pid>.<n>.jsonl`` with n = 1, 2, 3, ...; or stdout. The writer
+never renames a rotated file again and never deletes one: ``nbrec ingest`` archives closed files
+into the warehouse and deletes them only then (``nbrec.events.rr_archive``), so no log file
+disappears unarchived; the archive lag is a metric and an alert.
 
 A log disk that is full or unwritable never reaches the request path: the lines of a failed
 write are dropped and counted, the rest wait in the queue, and the file is reopened a second
@@ -33,7 +36,6 @@ import orjson
 from nbrec.rrlog.schema import iso_utc
 
 MAX_BYTES = 50 * 1024 * 1024
-BACKUPS = 20
 QUEUE_SIZE = 20_000
 CHUNK_BYTES = 64 * 1024
 REOPEN_AFTER = 1.0  # seconds between attempts to reopen a log file that failed
@@ -45,6 +47,21 @@ def _rotated_name(default_name: str) -> str:
     # rr-x.jsonl.3 -> rr-x.3.jsonl: rotated files keep matching rr-*.jsonl
     base, _, number = default_name.rpartition(".")
     return f"{base.removesuffix('.jsonl')}.{number}.jsonl"
+
+
+class _NumberedRotation(logging.handlers.RotatingFileHandler):
+    """Size rotation to ``rr-<start>-<pid>.<n>.jsonl``, n growing: nothing is shifted or deleted
+    (the stock handler renames every backup on each rotation and deletes the oldest)."""
+
+    rotations = 0
+
+    def doRollover(self) -> None:  # noqa: N802 - the logging API's name
+        if self.stream:
+            self.stream.close()
+            self.stream = None
+        self.rotations += 1
+        os.replace(self.baseFilename, _rotated_name(f"{self.baseFilename}.{self.rotations}"))
+        self.stream = self._open()
 
 
 class RRLogger:
@@ -59,7 +76,6 @@ class RRLogger:
         self,
         directory: str | Path | None,
         max_bytes: int = MAX_BYTES,
-        backups: int = BACKUPS,
         queue_size: int = QUEUE_SIZE,
         on_drop: Callable[[], None] | None = None,
         interval: float = 0.05,
@@ -80,7 +96,7 @@ class RRLogger:
         self.user_ids = user_ids
         self._salt = salt.encode()
         self.directory = Path(directory) if directory is not None else None
-        self.max_bytes, self.backups = max_bytes, backups
+        self.max_bytes = max_bytes
         self.queue_size = queue_size
         self.on_drop = on_drop
         self.interval = interval
@@ -115,10 +131,7 @@ class RRLogger:
         self.directory.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         self.path = self.directory / f"rr-{stamp}-{os.getpid()}.jsonl"
-        handler = logging.handlers.RotatingFileHandler(
-            self.path, maxBytes=self.max_bytes, backupCount=self.backups, encoding="utf-8"
-        )
-        handler.namer = _rotated_name
+        handler = _NumberedRotation(self.path, maxBytes=self.max_bytes, encoding="utf-8")
         return handler
 
     def _start(self) -> None:
