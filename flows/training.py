@@ -60,8 +60,16 @@ RETRY = {"retries": 3, "retry_delay_seconds": exponential_backoff(backoff_factor
 
 
 @task(**STEP, **RETRY)
-def take_snapshot(dataset: str) -> snapshot.DataSnapshot:
-    return snapshot.take_snapshot(dataset)
+def take_snapshot(dataset: str, events=None) -> snapshot.DataSnapshot:
+    return snapshot.take_snapshot(dataset, events=events)
+
+
+@task(**STEP, **RETRY)
+def read_events(window: str, weights: str, half_life_days: float):
+    """The warehouse's events inside ``window`` as weighted interactions (nbrec.events)."""
+    from nbrec.events.training import event_interactions
+
+    return event_interactions(window=window, weights=weights, half_life_days=half_life_days or None)
 
 
 @task(**STEP)
@@ -176,17 +184,34 @@ def training(
     tolerance: float | None = None,
     top_n: int = TOP_N,
     shard_size: int = scoring.DEFAULT_SHARD_SIZE,
+    events: str | None = None,
+    window: str | None = None,
+    event_weights: str | None = None,
+    half_life_days: float | None = None,
 ) -> dict:
-    """Turn a data set into a live model version, or say why not."""
+    """Turn a data set into a live model version, or say why not.
+
+    ``events="warehouse"`` (default ``NBREC_TRAIN_EVENTS``) adds the warehouse's events inside
+    ``window`` to the data set, weighted by ``event_weights`` (``nbrec.events.training``).
+    """
     settings = get_settings()
     run_name, started = flow_run.name or "local", status.now_iso()
     try:
         if notebooks is None:
             notebooks = [n.strip() for n in settings.train_notebooks.split(",") if n.strip()]
+        events = settings.train_events if events is None else events
+        if events not in ("", "none", "warehouse"):
+            raise ValueError(f"events={events!r}: use 'warehouse' (or '' for the base data only)")
+        extra = None
+        if events == "warehouse":
+            extra = read_events(
+                window or settings.train_window, event_weights or settings.event_weights,
+                settings.event_half_life_days if half_life_days is None else half_life_days,
+            )  # fmt: skip
         result = _train(dataset, model or settings.train_model, k, notebooks, tune,
                         settings.gate_margin if margin is None else margin,
                         settings.gate_tolerance if tolerance is None else tolerance,
-                        top_n, shard_size, run_name)  # fmt: skip
+                        top_n, shard_size, run_name, extra)  # fmt: skip
     except Exception as exc:
         status.record_run(run_name, "failed", started, reason=f"{type(exc).__name__}: {exc}")
         raise
@@ -197,10 +222,13 @@ def training(
 
 
 def _train(
-    dataset, model, k, notebooks, tune, margin, tolerance, top_n, shard_size, run_name
-) -> dict:
+    dataset, model, k, notebooks, tune, margin, tolerance, top_n, shard_size, run_name,
+    events=None,
+) -> dict:  # fmt: skip
     logger = get_run_logger()
-    snap = take_snapshot(dataset)
+    snap = take_snapshot(dataset, events)
+    if events is not None:
+        logger.info(f"{len(events)} warehouse events added to {dataset}")
     logger.info(f"snapshot {snap.data_hash} at {snap.path}")
     validate_inputs(snap, run_name)
     data = snap.dataset()

@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     events_timeout_ms: float = 1000.0  # /feedback answers 503 if not durable within this
     events_retry_after: float = 1.0  # the Retry-After (seconds) of that 503
     warehouse: str = ""  # a path or an fsspec URL (s3://bucket/prefix); "" -> var/warehouse
+    # Training on production events (nbrec train --events warehouse; the scheduled deployment)
+    train_events: str = ""  # "" -> base data only; "warehouse" -> plus the warehouse's events
+    train_window: str = "90d"  # events inside this window (ending now): 90d, 12h, 2w
+    event_weights: str = "view=1,click=3,purchase=5,rating=value"  # see nbrec.events.training
+    event_half_life_days: float = 0.0  # > 0: a weight halves per this many days of age
 
     @property
     def logs_path(self) -> Path:

@@ -89,8 +89,12 @@ def analyze(
     if format not in {"table", "json"}:
         raise ValueError(f"--format must be table or json, got {format!r}")
     experiment = find_experiment(_experiments(folder), name)
-    # Every line, not only the experiment's: users' earlier requests are CUPED's covariate.
-    requests, feedback = read_rr_logs(log_dir or get_settings().logs_path)
+    from nbrec.events.reader import rr_table
+
+    # The warehouse's archived RR lines plus the JSONL tail not archived yet (nbrec.events);
+    # every line, not only the experiment's: users' earlier requests are CUPED's covariate.
+    folder_of_logs = log_dir or get_settings().logs_path
+    requests, feedback = read_rr_logs(folder_of_logs, lines=rr_table(folder_of_logs))
     report = run(experiment, requests, feedback, covariates=pre_period(requests, feedback, name))
     payload = json.dumps(report.to_dict(), indent=2, default=_plain)
     if out is not None:

@@ -38,6 +38,19 @@ def train(
     top_n: int = typer.Option(
         TOP_N, help="recommendations per user published to the feature store"
     ),
+    events: str = typer.Option(
+        None, help="'warehouse': also train on the warehouse's events (default NBREC_TRAIN_EVENTS)"
+    ),
+    window: str = typer.Option(
+        None, help="events inside this window: 90d, 12h, 2w (default NBREC_TRAIN_WINDOW)"
+    ),
+    event_weights: str = typer.Option(
+        None,
+        help="weight per event type: view=1,click=3,purchase=5,rating=value (NBREC_EVENT_WEIGHTS)",
+    ),
+    half_life_days: float = typer.Option(
+        None, help="decay: an event's weight halves per this many days of age (0: none)"
+    ),
 ) -> None:
     """Snapshot, validate, train, gate, register and publish a model version.
 
@@ -66,7 +79,8 @@ def train(
             try:
                 result = flows.run_training(
                     dataset=dataset, model=model, k=k, notebooks=names, tune=tune,
-                    margin=margin, tolerance=tolerance, top_n=top_n,
+                    margin=margin, tolerance=tolerance, top_n=top_n, events=events,
+                    window=window, event_weights=event_weights, half_life_days=half_life_days,
                 )  # fmt: skip
             finally:  # Prefect ships its logs in the background: all of them, before it stops
                 APILogHandler().flush()

@@ -29,18 +29,22 @@ def archived_stems(warehouse: Warehouse) -> set[str]:
     return {Path(f).name.removesuffix(".parquet") for f in warehouse.files(RR)}
 
 
-def tail_files(log_dir: str | Path | None, warehouse: Warehouse) -> list[Path]:
+def tail_files(
+    log_dir: str | Path | None, warehouse: Warehouse, pattern: str = LOG_PATTERN
+) -> list[Path]:
     """The JSONL log files whose lines are not in the warehouse yet."""
     if log_dir is None or not Path(log_dir).is_dir():
         return []
     done = archived_stems(warehouse)
-    return [p for p in sorted(Path(log_dir).glob(LOG_PATTERN)) if p.stem not in done]
+    return [p for p in sorted(Path(log_dir).glob(pattern)) if p.stem not in done]
 
 
-def tail_table(log_dir: str | Path | None, warehouse: Warehouse) -> pa.Table:
+def tail_table(
+    log_dir: str | Path | None, warehouse: Warehouse, pattern: str = LOG_PATTERN
+) -> pa.Table:
     """The not-yet-archived RR lines, in the archive's schema."""
     tables = []
-    for path in tail_files(log_dir, warehouse):
+    for path in tail_files(log_dir, warehouse, pattern):
         try:
             tables.append(read_log(path)[0])
         except FileNotFoundError:  # archived (and deleted) while we listed: it is in rr/ now
@@ -48,14 +52,26 @@ def tail_table(log_dir: str | Path | None, warehouse: Warehouse) -> pa.Table:
     return pa.concat_tables(tables) if tables else ARCHIVE_SCHEMA.empty_table()
 
 
-def connect(log_dir: str | Path | None = None, warehouse: Warehouse | str | None = None):
+def rr_table(
+    log_dir: str | Path | None = None, warehouse: Warehouse | str | None = None,
+    pattern: str = LOG_PATTERN,
+) -> pa.Table:  # fmt: skip
+    """Every RR line, archived or not, as one Arrow table (what the ``rr`` view shows)."""
+    return connect(log_dir, warehouse, pattern).execute("SELECT * FROM rr").to_arrow_table()
+
+
+def connect(
+    log_dir: str | Path | None = None, warehouse: Warehouse | str | None = None,
+    pattern: str = LOG_PATTERN,
+):  # fmt: skip
     """A DuckDB connection with the ``rr``, ``events`` and ``quarantine`` views."""
     import duckdb
 
     if not isinstance(warehouse, Warehouse):
         warehouse = Warehouse(warehouse)
     con = duckdb.connect()
-    tail = tail_table(log_dir, warehouse)
+    con.execute("SET TimeZone = 'UTC'")
+    tail = tail_table(log_dir, warehouse, pattern)
     archived = warehouse.dataset(RR)
     con.register("rr_tail", tail)
     if archived is not None:

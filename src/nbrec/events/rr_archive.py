@@ -30,7 +30,7 @@ _NAME = re.compile(r"^rr-(?P<start>[^-]+)-(?P<pid>\d+)(?:\.(?P<n>\d+))?\.jsonl$"
 IDLE_SECONDS = 60.0  # an active file of a dead process must also be this old (clock slack)
 # Every column of an RR line (nbrec's RR log schema) with its Arrow type; others are ignored.
 ARCHIVE_SCHEMA = pa.schema([
-    ("ts", pa.timestamp("ms", tz="UTC")), ("kind", pa.string()), ("request_id", pa.string()),
+    ("ts", pa.timestamp("us", tz="UTC")), ("kind", pa.string()), ("request_id", pa.string()),
     ("user_id", pa.string()), ("model_version", pa.string()), ("experiment", pa.string()),
     ("variant", pa.string()), ("k", pa.int32()), ("items", pa.list_(pa.string())),
     ("scores", pa.list_(pa.float64())), ("propensities", pa.list_(pa.float64())),
@@ -110,7 +110,7 @@ def archive_file(path: Path, warehouse: Warehouse) -> tuple[int, int]:
     """Archive one closed log file and delete it: (lines archived, lines unreadable)."""
     table, unreadable = read_log(path)
     if table.num_rows:
-        days = utc_days(table["ts"].fill_null(pa.scalar(0, pa.timestamp("ms", tz="UTC"))))
+        days = utc_days(table["ts"].fill_null(pa.scalar(0, table["ts"].type)))
         for day in pc.unique(days).to_pylist():
             part = table.filter(pc.equal(days, day))
             warehouse.write(RR, day.isoformat(), f"{path.stem}.parquet", part)

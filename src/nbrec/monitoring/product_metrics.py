@@ -33,11 +33,20 @@ NO_VARIANT = "(none)"
 
 
 def open_logs(log_dir: str | Path, pattern: str = LOG_PATTERN) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with ``events`` (table), ``requests`` and ``feedback`` (views)."""
-    files = log_files(log_dir, pattern)
+    """A DuckDB connection with ``events`` (table), ``requests`` and ``feedback`` (views).
+
+    The lines are the warehouse's archived RR logs plus the JSONL tail not archived yet
+    (``nbrec.events.reader``).
+    """
+    from nbrec.events.reader import rr_table
+
+    lines = rr_table(log_dir, pattern=pattern)
+    if lines.num_rows == 0:
+        log_files(log_dir, pattern)  # raises, saying where it looked and what to do
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")  # days are UTC days whatever the machine's zone
-    source = f"read_json({[str(f) for f in files]}, format='newline_delimited', columns={COLUMNS})"
+    con.register("rr_lines", lines)
+    source = f"(SELECT {', '.join(COLUMNS)} FROM rr_lines)"
     # Parsed once into an in-memory table: every metric below reads it again.
     con.execute(f"""
         CREATE TABLE events AS

@@ -89,11 +89,33 @@ def content_hash(tables: dict[str, pd.DataFrame]) -> str:
     return digest.hexdigest()[:16]
 
 
+def with_events(tables: dict[str, pd.DataFrame], events: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The tables with ``events`` (canonical interactions) appended to ``interactions``.
+
+    Events on items the data set's ``items`` table does not know are left out (a model with
+    item features could not place them); events of unknown users are kept: they become users.
+    """
+    if events.empty:
+        return tables
+    if "items" in tables and ITEM_COL in tables["items"]:
+        known = tables["items"][ITEM_COL].astype(str)
+        events = events[events[ITEM_COL].isin(set(known))]
+    base = tables["interactions"]
+    extra = events[[c for c in base.columns if c in events.columns]]
+    if {USER_COL, ITEM_COL} <= set(base.columns) and base[USER_COL].dtype != object:
+        base = base.astype({USER_COL: str, ITEM_COL: str})
+    return {**tables, "interactions": pd.concat([base, extra], ignore_index=True)}
+
+
 def take_snapshot(
-    name: str, data_dir: str | Path | None = None, out_dir: str | Path | None = None
-) -> DataSnapshot:
-    """Read ``name``, hash it and write it under ``out_dir/<hash>/`` (kept if already there)."""
+    name: str, data_dir: str | Path | None = None, out_dir: str | Path | None = None,
+    events: pd.DataFrame | None = None,
+) -> DataSnapshot:  # fmt: skip
+    """Read ``name`` (plus ``events``: warehouse events as interactions), hash it and write it
+    under ``out_dir/<hash>/`` (kept if already there). The hash covers the events used."""
     label, tables = read_raw(name, data_dir)
+    if events is not None:
+        tables = with_events(tables, events)
     data_hash = content_hash(tables)
     root = Path(out_dir) if out_dir is not None else snapshots_dir()
     path = (root / data_hash).resolve()
@@ -102,7 +124,8 @@ def take_snapshot(
         for table, frame in tables.items():
             frame.to_parquet(path / f"{table}.parquet", index=False)
         meta = {"name": label, "source": str(name), "data_hash": data_hash,
-                "rows": {t: len(f) for t, f in tables.items()}}  # fmt: skip
+                "rows": {t: len(f) for t, f in tables.items()},
+                "events": None if events is None else len(events)}  # fmt: skip
         # Written last: its presence means the snapshot is complete.
         (path / "snapshot.json").write_text(json.dumps(meta, indent=2))
     return DataSnapshot(label, data_hash, path, tables)

@@ -35,25 +35,37 @@ def log_files(log_dir: str | Path, pattern: str = LOG_PATTERN) -> list[Path]:
 
 
 def read_rr_logs(
-    log_dir: str | Path, experiment: str | None = None
+    log_dir: str | Path, experiment: str | None = None, lines=None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(requests, feedback) from every ``rr-*.jsonl`` under ``log_dir``, for one experiment or all."""
+    """(requests, feedback) from every ``rr-*.jsonl`` under ``log_dir``, for one experiment or all.
+
+    ``lines``: the RR lines as an Arrow table instead (``nbrec.events.reader.rr_table``: the
+    warehouse's archived lines plus the JSONL tail); ``log_dir`` is then only named in errors.
+    """
     import duckdb
 
-    files = [str(p) for p in find_log_files(log_dir) if p.stat().st_size > 0]
-    if not files:
+    files = (
+        []
+        if lines is not None
+        else [str(p) for p in find_log_files(log_dir) if p.stat().st_size > 0]
+    )
+    if not files and (lines is None or lines.num_rows == 0):
         raise FileNotFoundError(
             f"no RR logs (rr-*.jsonl) under {log_dir}: run the service (or `nbrec simulate`) first, "
             "or point NBREC_LOG_DIR at the folder the service writes to"
         )
     con = duckdb.connect()
     try:
-        # A view cannot take prepared parameters: the paths go in as quoted SQL literals.
-        quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-        con.execute(
-            f"CREATE TEMP VIEW logs AS SELECT * FROM read_json([{quoted}], "
-            "format='newline_delimited', union_by_name=true, ignore_errors=true)"
-        )
+        if lines is not None:
+            con.register("rr_lines", lines)
+            con.execute("CREATE TEMP VIEW logs AS SELECT * FROM rr_lines")
+        else:
+            # A view cannot take prepared parameters: the paths go in as quoted SQL literals.
+            quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+            con.execute(
+                f"CREATE TEMP VIEW logs AS SELECT * FROM read_json([{quoted}], "
+                "format='newline_delimited', union_by_name=true, ignore_errors=true)"
+            )
         present = {row[0] for row in con.execute("DESCRIBE logs").fetchall()}
         requests = _select(con, present, "request", REQUEST_COLUMNS, experiment)
         feedback = _select(con, present, "feedback", FEEDBACK_COLUMNS, None)

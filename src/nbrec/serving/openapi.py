@@ -49,6 +49,8 @@ class SimilarItemsResponse(_Answer):
 class FeedbackResponse(_Answer):
     accepted: bool
     stored: bool
+    event_id: str  # the idempotency key: the client's, or one the server made
+    durable: bool  # the event was in the journal before this answer (nbrec.events)
 
 
 class ErrorResponse(BaseModel):
@@ -75,6 +77,10 @@ ERRORS = {
     "holds control or format characters, or a filter names a key no item has",
     "503": "no model live yet",
 }
+FEEDBACK_503 = (
+    "no model live yet, or the event could not be made durable in time: retry after the "
+    "Retry-After header's seconds with the same event_id"
+)
 ADMIN_ERRORS = {
     "401": "no admin token sent",
     "403": "wrong admin token",
@@ -123,7 +129,7 @@ def openapi_document() -> dict[str, Any]:
         "/similar_items": _post("Items similar to an item", SimilarItemsRequest,
                                 SimilarItemsResponse, similar_errors),
         "/feedback": _post("A user's interaction with an item", FeedbackRequest,
-                           FeedbackResponse, plain_errors),
+                           FeedbackResponse, {**plain_errors, "503": FEEDBACK_503}),
         "/admin/reload": _post("Re-read the live pointer", None, AdminResponse, ADMIN_ERRORS,
                                admin=True),
         "/admin/promote": _post("Make a registered version live", PromoteRequest, AdminResponse,
