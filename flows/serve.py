@@ -1,4 +1,5 @@
-"""Serve the scheduled deployments: daily retraining, hourly monitoring, the hourly product report.
+"""Serve the scheduled deployments: daily retraining, hourly monitoring, the hourly product report,
+ingestion into the warehouse every minute.
 
 ``python flows/serve.py`` (``make schedule``) runs them until interrupted, on the Prefect server
 at ``PREFECT_API_URL`` or on a local one it starts (the ephemeral server has no scheduler).
@@ -19,6 +20,7 @@ from nbrec.pipeline.prefect_server import local_server
 
 TRAIN_CRON = "0 3 * * *"  # daily, 03:00 UTC
 MONITOR_CRON = "0 * * * *"  # hourly
+INGEST_CRON = "* * * * *"  # every minute: events and closed RR logs into the warehouse
 
 
 def deployments(
@@ -28,6 +30,7 @@ def deployments(
     training = load_flow_module("training").training
     monitoring = load_flow_module("monitoring").monitoring
     report = load_flow_module("report").performance_report
+    ingest = load_flow_module("ingest").ingest
     return [
         training.to_deployment(
             name="daily-retraining", cron=train_cron, parameters={"dataset": dataset}
@@ -35,6 +38,8 @@ def deployments(
         monitoring.to_deployment(name="hourly-monitoring", cron=monitor_cron),
         # The product dashboard is refreshed with the monitoring.
         report.to_deployment(name="hourly-report", cron=monitor_cron),
+        # One ingester at a time per journal (nbrec.events.ingest).
+        ingest.to_deployment(name="ingest", cron=INGEST_CRON, concurrency_limit=1),
     ]
 
 

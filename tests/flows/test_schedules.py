@@ -18,6 +18,8 @@ def test_deployments_have_cron_schedules(prefect_harness):
     assert found["daily-retraining"].parameters == {"dataset": "synthetic"}
     assert found["hourly-report"].flow_name == "performance-report"
     assert [s.schedule.cron for s in found["hourly-report"].schedules] == [serve.MONITOR_CRON]
+    assert found["ingest"].flow_name == "ingest"
+    assert [s.schedule.cron for s in found["ingest"].schedules] == [serve.INGEST_CRON]
 
 
 def test_monitoring_flow_validates_the_live_recommendations(prefect_harness):

@@ -57,7 +57,7 @@ def rr_table(
     pattern: str = LOG_PATTERN,
 ) -> pa.Table:  # fmt: skip
     """Every RR line, archived or not, as one Arrow table (what the ``rr`` view shows)."""
-    return connect(log_dir, warehouse, pattern).execute("SELECT * FROM rr").to_arrow_table()
+    return connect(log_dir, warehouse, pattern).sql("SELECT * FROM rr").to_arrow_table()
 
 
 def connect(
