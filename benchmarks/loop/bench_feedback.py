@@ -7,7 +7,8 @@ Throughput: the real service (``nbrec serve``) on loopback, once per mode, drive
 only, what /feedback did before) and the durable one (SQLite journal, group commit), each
 at its unpaced peak and then paced at half of that peak (wrk ``delay()``) for p99.
 
-Loss: clients post /feedback with their own event_id, the service is SIGKILLed mid-stream,
+Loss: clients post /feedback with their own event_id, the service (the BentoML arbiter and its
+worker, which holds the journal) is SIGKILLed mid-stream,
 ``nbrec ingest`` runs, and every event that got a 200 must be in the warehouse exactly once.
 Once with the SQLite journal, once with a Redis Stream (redis-server with AOF, appendfsync
 always, SIGKILLed with the service and restarted before ingesting).
@@ -16,6 +17,7 @@ always, SIGKILLed with the service and restarted before ingesting).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -65,6 +67,16 @@ def start_service(work: Path, env: dict) -> tuple[subprocess.Popen, str]:
         if proc.poll() is not None or time.monotonic() > deadline:
             sys.exit(f"service did not start: {(work / f'service-{port}.log').read_text()[-2000:]}")
         time.sleep(0.3)
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL a process and all its descendants at once (BentoML workers: own sessions)."""
+    import psutil
+
+    parent = psutil.Process(pid)
+    for process in [*parent.children(recursive=True), parent]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.send_signal(signal.SIGKILL)
 
 
 def stop(proc: subprocess.Popen, sig=signal.SIGTERM) -> None:
@@ -152,7 +164,7 @@ def loss(work: Path, env: dict, wanted: int, redis_proc=None, restart_redis=None
     deadline = time.monotonic() + 120
     while len(acknowledged) < wanted and time.monotonic() < deadline:
         time.sleep(0.02)
-    os.killpg(proc.pid, signal.SIGKILL)
+    kill_tree(proc.pid)  # the arbiter and its workers (they run in sessions of their own)
     if redis_proc is not None:
         redis_proc.kill()
     proc.wait()

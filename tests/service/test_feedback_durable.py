@@ -3,6 +3,7 @@ otherwise, and every acknowledged event in the warehouse exactly once after a SI
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -53,6 +54,17 @@ def published(tmp_path, item_knn, small_data):
     return url
 
 
+def kill_tree(pid: int) -> None:
+    """SIGKILL the service and its BentoML workers: the workers (which hold the journal) run in
+    sessions of their own, so killing the arbiter's process group alone would spare them."""
+    import psutil
+
+    parent = psutil.Process(pid)
+    for process in [*parent.children(recursive=True), parent]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.send_signal(signal.SIGKILL)
+
+
 def _ingest(tmp_path, env) -> None:
     run = subprocess.run([*NBREC, "ingest"], capture_output=True, text=True,
                          env={**service_env(tmp_path, "unused"), **env})  # fmt: skip
@@ -92,7 +104,7 @@ def test_sigkill_mid_stream_loses_no_acknowledged_feedback(tmp_path, published, 
     deadline = time.monotonic() + 60
     while len(acknowledged) < 300 and time.monotonic() < deadline:
         time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)  # mid-stream: requests are in flight
+    kill_tree(proc.pid)  # mid-stream: requests are in flight
     proc.wait()
     stop.set()
     for thread in threads:
