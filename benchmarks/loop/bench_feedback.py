@@ -211,6 +211,8 @@ def main() -> None:
     parser.add_argument("--loss-events", type=int, default=3000)
     parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args()
+    # A `timeout` (SIGTERM) still stops the services it started (the finally blocks run).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if shutil.which("wrk") is None:
         sys.exit("wrk is required: apt-get install wrk")
     out: dict = {"uptime_before": os.getloadavg()}

@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -92,6 +93,8 @@ def main() -> None:
     parser.add_argument("--periods", type=int, default=4)
     parser.add_argument("--seed", type=int, default=3)
     args = parser.parse_args()
+    # A `timeout` (SIGTERM) still stops the services it started (the finally blocks run).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     from nbrec.data import write_parquet_dataset
     from nbrec.data.synthetic import generate
     from nbrec.experiments.http_sim import run_http
