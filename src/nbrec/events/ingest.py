@@ -9,8 +9,9 @@ each acknowledged event is in the warehouse exactly once. (The check looks at th
 partition of the event: a client retry that crosses midnight UTC is the one duplicate it can
 miss; dedupe on read, ``SELECT DISTINCT ON (event_id)``, if that matters.)
 
-One ingester at a time per journal (the flow runs with a concurrency of one; a lock file
-next to the SQLite journal enforces it locally).
+One ingester at a time per journal: the scheduled deployments run with a concurrency
+limit of 1 (two concurrent passes over the SQLite journal could both write a batch before
+either acknowledges it).
 """
 
 from __future__ import annotations
