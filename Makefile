@@ -10,7 +10,7 @@ NBREC_DATA_DIR ?= var/data
 export NBREC_DATA_DIR
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-all lint format docs docs-serve notebooks leaderboard clean observe report publish serve schedule bench-serving bench-load bench-scale
+.PHONY: help install demo test test-all test-install lint format docs docs-serve notebooks leaderboard clean observe report publish serve schedule bench-serving bench-load bench-scale
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ test: install ## run the test suite (everything but tests marked slow)
 
 test-all: install ## run every test, slow ones included
 	$(BIN)/pytest -m ""
+
+test-install: install ## a plain `pip install .` trains and serves from an empty directory (slow)
+	$(BIN)/pytest -m "" tests/test_install.py
 
 lint: install docs ## ruff check, format check (code and notebooks), the layer contracts (import-linter) and the docs build
 	$(BIN)/ruff check src tests notebooks flows bentos benchmarks

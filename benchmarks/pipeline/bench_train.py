@@ -73,9 +73,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="nbrec-bench-") as tmp:
         isolate(Path(tmp) / "inprocess")
         get_settings.cache_clear()
-        from nbrec.pipeline.flows import load_flow_module
+        from nbrec.flows import training
 
-        training = load_flow_module("training")
         start = time.perf_counter()
         state = training.run_training(dataset=args.dataset, model=args.model, return_state=True)
         flow_seconds = time.perf_counter() - start

@@ -13,7 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
+from nbrec.errors import BadValueError, MissingFileError
+from nbrec.resources import resource_dir
+
+NOTEBOOK_DIR = resource_dir("notebooks")
 # The kernel listens on loopback only, yet warns at every start that TCP is not encrypted; its
 # errors still show.
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
@@ -24,10 +27,10 @@ _EXPORT_LOG.setLevel(logging.ERROR)
 
 
 def notebook_path(name: str) -> Path:
-    """``"02_baselines"`` or ``"02_baselines.ipynb"`` -> path in the project's notebooks/."""
+    """``"02_baselines"`` or ``"02_baselines.ipynb"`` -> path of the shipped notebook."""
     path = NOTEBOOK_DIR / (name if name.endswith(".ipynb") else f"{name}.ipynb")
     if not path.is_file():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"notebook {path} not found; have: {[p.name for p in list_notebooks()]}"
         )
     return path
@@ -49,7 +52,7 @@ def check_parameters(path: Path, parameters: dict) -> None:
     known = notebook_parameters(path)
     unknown = sorted(set(parameters) - set(known))
     if unknown:
-        raise ValueError(f"{path.name} has no parameter(s) {unknown}; it takes {sorted(known)}")
+        raise BadValueError(f"{path.name} has no parameter(s) {unknown}; it takes {sorted(known)}")
 
 
 def run_notebook(

@@ -56,6 +56,6 @@ def tiny_data(pipeline_home):
 
 @pytest.fixture(scope="session")
 def training(prefect_harness):
-    from nbrec.pipeline.flows import load_flow_module
+    from nbrec.flows import training
 
-    return load_flow_module("training")
+    return training

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from prefect.flows import load_flow_from_entrypoint
 
 from nbrec.pipeline.prefect_server import free_port, wait_healthy
 from tests.conftest import ROOT
@@ -26,19 +27,20 @@ def test_prefect_yaml_deploys_every_flow_on_the_pool():
     found = {d["name"]: d for d in spec["deployments"]}
     assert set(found) == {"daily-retraining", "hourly-monitoring", "hourly-report", "ingest"}
     for deployment in found.values():
-        path, _, name = deployment["entrypoint"].partition(":")
-        assert (ROOT / path).is_file() and f"def {name}(" in (ROOT / path).read_text()
+        # The entry points are thin files importing the flows of nbrec.flows: load them as
+        # Prefect's worker does.
+        flow = load_flow_from_entrypoint(str(ROOT / deployment["entrypoint"]))
+        assert flow.name in {"nbrec-training", "nbrec-monitoring", "performance-report", "ingest"}
         assert deployment["work_pool"]["name"] == "nbrec"
 
 
 def test_schedules_honour_the_task_runner_setting():
     """The training flow's own task runner is the one NBREC_TASK_RUNNER names, so a scheduled
-    run (flows/serve.py, a work-pool worker) uses it, not only `nbrec train`."""
+    run (nbrec.flows.schedules, a work-pool worker) uses it, not only `nbrec train`."""
     code = (
-        "from nbrec.pipeline.flows import load_flow_module\n"
-        "serve = load_flow_module('serve')\n"
-        "assert 'daily-retraining' in {d.name for d in serve.deployments()}\n"
-        "print(type(load_flow_module('training').training.task_runner).__name__)\n"
+        "from nbrec.flows import schedules, training\n"
+        "assert 'daily-retraining' in {d.name for d in schedules.deployments()}\n"
+        "print(type(training.training.task_runner).__name__)\n"
     )
     env = {**os.environ, "NBREC_TASK_RUNNER": "dask"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from nbrec.pipeline.flows import load_flow_module
-
 pytestmark = pytest.mark.flows
 
 
 def test_deployments_have_cron_schedules(prefect_harness):
-    serve = load_flow_module("serve")
+    from nbrec.flows import schedules as serve
+
     found = {d.name: d for d in serve.deployments(train_cron="0 4 * * *")}
     assert found["daily-retraining"].flow_name == "nbrec-training"
     assert [s.schedule.cron for s in found["daily-retraining"].schedules] == ["0 4 * * *"]
@@ -23,12 +22,12 @@ def test_deployments_have_cron_schedules(prefect_harness):
 
 
 def test_monitoring_flow_validates_the_live_recommendations(prefect_harness):
+    from nbrec.flows.monitoring import monitoring
     from nbrec.models import make_model
     from nbrec.pipeline import lifecycle, model_store
     from nbrec.pipeline.status import read_status
     from tests.conftest import checkerboard
 
-    monitoring = load_flow_module("monitoring").monitoring
     model = make_model("popularity").fit(checkerboard())
     model_store.save_model(model, "vmonitor", {"params": {}})
     lifecycle.promote("vmonitor")  # published from the registry, then made live
@@ -41,7 +40,8 @@ def test_monitoring_flow_validates_the_live_recommendations(prefect_harness):
 def test_transient_failures_are_retried_and_bad_data_is_not(prefect_harness):
     from prefect import flow, task
 
-    training = load_flow_module("training")
+    from nbrec.flows import training
+
     calls = {"io": 0, "data": 0}
 
     @task(retries=2, retry_delay_seconds=0, retry_condition_fn=training.transient)

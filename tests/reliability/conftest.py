@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from nbrec.pipeline.publish import publish
-from tests.service import conftest as service_fixtures
-from tests.service.server import running_service
+from tests.serving import conftest as service_fixtures
+from tests.serving.server import running_service
 
 ADMIN_TOKEN = "s3cret-admin-token-for-tests"
 # The serving tests' fitted models, shared (same data, same parameters).

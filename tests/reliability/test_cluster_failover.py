@@ -17,7 +17,7 @@ from nbrec.pipeline.publish import publish
 from nbrec.store import open_store
 from nbrec.store.redis_keys import KeyLayout
 from tests.reliability.load import Load
-from tests.service.server import running_service
+from tests.serving.server import running_service
 from tests.store.redis_cluster import redis_cluster
 
 pytestmark = pytest.mark.redis

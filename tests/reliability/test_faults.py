@@ -25,7 +25,7 @@ from nbrec.store import open_store
 from tests.conftest import ROOT
 from tests.reliability.conftest import ADMIN_TOKEN, sqlite_url
 from tests.reliability.load import Load
-from tests.service.server import free_port, running_service
+from tests.serving.server import free_port, running_service
 from tests.store.redis_server import require_binary, wait_ready
 
 REDIS_PASSWORD = "r3dis-pa55word-for-tests"

@@ -108,7 +108,7 @@ def test_duplicate_feedback_is_accepted_and_logged_each_time(sqlite_service):
 
     import httpx
 
-    from tests.service.server import rr_lines
+    from tests.serving.server import rr_lines
 
     base, workdir, _ = sqlite_service
     event = {"user_id": "dup-user", "item_id": "i007", "event": "click", "request_id": "dup-req"}

@@ -16,7 +16,7 @@ from nbrec.pipeline.publish import publish
 from tests.conftest import ROOT
 from tests.reliability.conftest import sqlite_url
 from tests.reliability.test_faults import metric
-from tests.service.server import running_service
+from tests.serving.server import running_service
 
 # Runs in a child process whose file-size limit is 8 KiB: every write past it fails with
 # EFBIG, exactly as a full disk fails with ENOSPC (the limit needs no root, unlike a tmpfs).

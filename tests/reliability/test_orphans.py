@@ -17,7 +17,7 @@ import pytest
 from nbrec.data import write_parquet_dataset
 from nbrec.data.synthetic import generate
 from nbrec.pipeline.publish import publish
-from tests.service.server import NBREC, START_TIMEOUT, free_port, service_env
+from tests.serving.server import NBREC, START_TIMEOUT, free_port, service_env
 
 
 def alive(processes: list[psutil.Process]) -> list[psutil.Process]:

@@ -22,7 +22,7 @@ from nbrec.data import write_parquet_dataset
 from nbrec.data.synthetic import generate
 from nbrec.redaction import redact_url
 from tests.reliability.conftest import ADMIN_TOKEN
-from tests.service.server import free_port, running_service
+from tests.serving.server import free_port, running_service
 from tests.store.redis_server import require_binary, wait_ready
 
 SECRET = "Pa55-in-the-URL"  # distinctive: found anywhere means leaked

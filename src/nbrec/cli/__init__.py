@@ -11,6 +11,7 @@ from importlib.metadata import version as package_version
 import typer
 
 from nbrec.cli import (
+    common,
     data,
     evaluation,
     experiment,
@@ -44,8 +45,12 @@ def main_options(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="print the version and exit"
     ),
+    debug: bool = typer.Option(
+        False, "--debug", help="show the traceback of every error, user errors included"
+    ),
 ) -> None:
     """nbrec: recommender system from notebooks to production."""
+    common.OPTIONS["debug"] = debug
     progress.quiet_defaults()
 
 

@@ -1,4 +1,4 @@
-"""Shared CLI helpers: errors a user can act on, without tracebacks."""
+"""Shared CLI helpers: errors a user can act on, in one line; bugs keep their traceback."""
 
 from __future__ import annotations
 
@@ -7,21 +7,25 @@ import functools
 import typer
 from rich.console import Console
 
-from nbrec.data.schema import DataError
+from nbrec.errors import UserError
 
 console = Console(stderr=True)
+OPTIONS = {"debug": False}  # set by ``nbrec --debug``: every error shows its traceback
 
 
 def user_errors(func):
-    """Turn DataError/ValueError/KeyError into a one-line message and exit code 2."""
+    """A ``UserError`` (bad data, a missing data set or file, an unknown name, a bad value or
+    mapping) becomes a one-line message and exit code 2; any other exception is a bug and
+    keeps its traceback. ``nbrec --debug`` shows the traceback of user errors too."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except (DataError, ValueError, KeyError, FileNotFoundError) as exc:
-            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-            console.print(f"[red]error:[/red] {message}")
+        except UserError as exc:
+            if OPTIONS["debug"]:
+                raise
+            console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper

@@ -12,6 +12,7 @@ from nbrec.cli.common import user_errors
 from nbrec.constants import DEFAULT_K, DEFAULT_SEED
 from nbrec.data import load_dataset
 from nbrec.data.files import parse_mapping
+from nbrec.errors import BadValueError
 from nbrec.evaluation import run_leaderboard
 
 console = Console(width=max(Console().width, 160))  # tables go to stdout, never squeezed
@@ -44,11 +45,11 @@ def leaderboard(
     table or the JSON.
     """
     if format not in {"table", "json"}:
-        raise ValueError(f"--format must be table or json, got {format!r}")
+        raise BadValueError(f"--format must be table or json, got {format!r}")
     if time_budget is not None and time_budget <= 0:
-        raise ValueError(f"--time-budget must be > 0 seconds, got {time_budget}")
+        raise BadValueError(f"--time-budget must be > 0 seconds, got {time_budget}")
     if max_trials < 1:
-        raise ValueError(f"--max-trials must be >= 1, got {max_trials}")
+        raise BadValueError(f"--max-trials must be >= 1, got {max_trials}")
     board = run_leaderboard(
         load_dataset(dataset, mapping=parse_mapping(map)), models, split, k, seed,
         tune_models=tune, max_trials=max_trials, progress=not quiet, time_budget=time_budget,

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from nbrec.cli.common import user_errors
+from nbrec.errors import BadValueError, MissingFileError
 
 app = typer.Typer(
     help="Experiments: what runs, who gets what, and did it help.", no_args_is_help=True
@@ -34,7 +35,7 @@ def _experiments(folder: Path | None):
     folder = folder or get_settings().experiments_dir
     found = load_experiments(folder)
     if not found:
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"no experiments (*.yaml) in {folder}: see experiments/ in the repository"
         )
     return found
@@ -87,7 +88,7 @@ def analyze(
     from nbrec.settings import get_settings
 
     if format not in {"table", "json"}:
-        raise ValueError(f"--format must be table or json, got {format!r}")
+        raise BadValueError(f"--format must be table or json, got {format!r}")
     experiment = find_experiment(_experiments(folder), name)
     from nbrec.events.reader import rr_table
 

@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
-import shutil
 import sys
 import time
-from pathlib import Path
 
 import typer
 
 from nbrec.cli.common import user_errors
 from nbrec.cli.progress import steps
 from nbrec.constants import TOP_N
+from nbrec.errors import BadValueError, MissingFileError
 
-SERVICE = "bentos.recommender.service:NbrecService"
-
-
-def project_root() -> Path:
-    """The checkout holding bentos/recommender (nbrec is installed editable from it)."""
-    import nbrec
-
-    root = Path(nbrec.__file__).resolve().parents[2]
-    if not (root / "bentos" / "recommender" / "service.py").is_file():
-        raise FileNotFoundError(
-            f"bentos/recommender/service.py not found under {root}: run from an nbrec checkout "
-            "installed with `pip install -e .`"
-        )
-    return root
+SERVICE = "nbrec.bento:NbrecService"  # shipped with the package: serves from any directory
 
 
 @user_errors
@@ -37,23 +24,22 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="interface to listen on (0.0.0.0 for all)"),
     store: str = typer.Option(None, help="feature store URL (default NBREC_STORE_URL / SQLite)"),
 ) -> None:
-    """Serve recommendations over HTTP: the BentoML service in bentos/recommender."""
+    """Serve recommendations over HTTP: the BentoML service ``nbrec.bento``."""
     if not 1 <= port <= 65535:
-        raise ValueError(f"--port must be within 1..65535, got {port}")
-    bentoml = shutil.which("bentoml", path=str(Path(sys.executable).parent)) or shutil.which(
-        "bentoml"
-    )
-    if bentoml is None:
-        raise FileNotFoundError("the bentoml command is missing: `pip install bentoml`")
+        raise BadValueError(f"--port must be within 1..65535, got {port}")
+    if importlib.util.find_spec("bentoml") is None:
+        raise MissingFileError("BentoML is missing: `pip install bentoml`")
     from nbrec.settings import get_settings
 
     # BentoML's home (its scratch files, any model store it opens) under var/ unless set.
     env = {**os.environ, **get_settings().bentoml_env()}
     if store is not None:
         env["NBREC_STORE_URL"] = store
-    root = project_root()
+    # BentoML's CLI run by this interpreter: the nbrec it serves is the one running this command.
     args = [
-        bentoml,
+        sys.executable,
+        "-m",
+        "bentoml",
         "serve",
         SERVICE,
         "--port",
@@ -61,12 +47,12 @@ def serve(
         "--host",
         host,
         "--working-dir",
-        str(root),
+        os.getcwd(),
     ]
     typer.echo(f"serving on http://{host}:{port}  (try: curl -s -X POST http://{host}:{port}"
                """/recommend -H 'Content-Type: application/json' -d '{"user_id": "u0001", "k": 5}')""",
                err=True)  # fmt: skip
-    os.execve(bentoml, args, env)  # the service owns the process (signals, exit code)
+    os.execve(sys.executable, args, env)  # the service owns the process (signals, exit code)
 
 
 @user_errors

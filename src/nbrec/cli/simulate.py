@@ -9,6 +9,7 @@ from rich.console import Console
 
 from nbrec.cli.common import user_errors
 from nbrec.constants import DEFAULT_K
+from nbrec.errors import BadValueError
 
 console = Console(stderr=True)
 
@@ -33,12 +34,12 @@ def simulate(
 
     for name, p in (("--p-match", p_match), ("--p-other", p_other)):
         if not 0 <= p <= 1:
-            raise ValueError(f"{name} must be a probability in [0, 1], got {p}")
+            raise BadValueError(f"{name} must be a probability in [0, 1], got {p}")
     population = population_for(load_dataset(dataset), seed=seed, p_match=p_match, p_other=p_other)
     try:
         summary = run_http(url, population, users, requests, k=k, seed=seed, progress=True)
     except ConnectionError as exc:
-        raise ValueError(str(exc)) from None
+        raise BadValueError(str(exc)) from None
     console.print(
         f"{summary.requests} requests in {summary.seconds:.1f} s, CTR {summary.ctr:.4f}, "
         f"{summary.clicks} clicks, {summary.errors} errors, "

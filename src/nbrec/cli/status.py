@@ -14,6 +14,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from nbrec.cli.common import user_errors
+from nbrec.errors import BadValueError
 
 RUNS_SHOWN = 5
 
@@ -155,7 +156,7 @@ def status(
 ) -> None:
     """What is live, the last pipeline runs and their outcome, the store and its health."""
     if format not in ("text", "json"):
-        raise ValueError(f"--format must be text or json, got {format!r}")
+        raise BadValueError(f"--format must be text or json, got {format!r}")
     found = collect_status(url)
     if format == "json":
         print(json.dumps(found, indent=2, default=str))

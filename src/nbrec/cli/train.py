@@ -61,11 +61,10 @@ def train(
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from nbrec.data.schema import DataError
-    from nbrec.pipeline.flows import load_flow_module
+    from nbrec.flows import training as flows  # imports Prefect, which sets up its logging
     from nbrec.pipeline.prefect_server import local_server
     from nbrec.validation import ValidationFailed
 
-    flows = load_flow_module("training")  # imports Prefect, which sets up its logging
     _without_tracebacks((ValidationFailed, DataError))
     names = None if notebooks is None else [n.strip() for n in notebooks.split(",") if n.strip()]
     try:

@@ -19,9 +19,10 @@ import numpy as np
 import pandas as pd
 
 from nbrec.constants import EVENT_COL, ITEM_COL, TIMESTAMP_COL, USER_COL, WEIGHT_COL
+from nbrec.errors import UserError
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
     """Bad input data. The message names the source, the column and an offending value."""
 
 

@@ -24,6 +24,7 @@ from nbrec.constants import (
     USER_COL,
 )
 from nbrec.data.schema import DataError
+from nbrec.errors import BadValueError
 
 SPLITS = ("stratified", "temporal", "leave-last")
 
@@ -56,7 +57,7 @@ def stratified_split(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-user random split: ``round(n_u * test_ratio)`` events of user u go to test."""
     if not 0 < test_ratio < 1:
-        raise ValueError(f"test_ratio must be in (0, 1), got {test_ratio}")
+        raise BadValueError(f"test_ratio must be in (0, 1), got {test_ratio}")
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(df))
     shuffled_users = df[USER_COL].to_numpy()[order]
@@ -121,7 +122,7 @@ def split(
             return temporal_split(frame, cutoff if salt == 0 else None, ratio)
         if method == "leave-last":
             return leave_last_split(frame, n)
-        raise ValueError(f"unknown split {method!r}; choose one of {', '.join(SPLITS)}")
+        raise BadValueError(f"unknown split {method!r}; choose one of {', '.join(SPLITS)}")
 
     train, test = cut(df, test_ratio, 0)
     _refuse_empty(df, train, test, method)

@@ -23,6 +23,7 @@ import pandas as pd
 
 from nbrec.constants import EVENT_COL, ITEM_COL, TIMESTAMP_COL, USER_COL, WEIGHT_COL
 from nbrec.data.schema import Dataset
+from nbrec.errors import BadValueError
 
 START = pd.Timestamp("2026-01-05", tz="UTC")
 EVENT_TYPES = np.array(["view", "like", "purchase"])
@@ -49,7 +50,7 @@ def generate(config: SyntheticConfig | None = None, **overrides) -> Dataset:
     """Generate a synthetic data set. ``generate(users=500, items=200, interactions=5000)``."""
     cfg = SyntheticConfig(**{**asdict(config or SyntheticConfig()), **overrides})
     if min(cfg.users, cfg.items, cfg.interactions, cfg.categories) < 1:
-        raise ValueError(f"sizes must be positive, got {cfg}")
+        raise BadValueError(f"sizes must be positive, got {cfg}")
     rng = np.random.default_rng(cfg.seed)
     items, item_cat, item_epoch, base_pop = _items(cfg, rng)
     users, taste = _users(cfg, rng)

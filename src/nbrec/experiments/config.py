@@ -19,6 +19,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from nbrec.errors import BadValueError, UnknownNameError
+
 LIVE = "live"  # model_version meaning "the store's live version at request time"
 HOLDOUT = "holdout"  # variant name of the held-out users
 SEQUENTIAL, FIXED_HORIZON = "sequential", "fixed_horizon"  # which test decides the verdict
@@ -41,12 +43,12 @@ class Variant(BaseModel):
         if self.policy is None and self.model_version is None:
             self.model_version = LIVE
         if self.policy is not None and self.model_version not in (None, LIVE):
-            raise ValueError(
+            raise BadValueError(
                 f"variant {self.name!r} sets both policy={self.policy!r} and "
                 f"model_version={self.model_version!r}; a variant is a model version OR a policy"
             )
         if self.name == HOLDOUT:
-            raise ValueError(f"variant name {HOLDOUT!r} is reserved for the holdout share")
+            raise BadValueError(f"variant name {HOLDOUT!r} is reserved for the holdout share")
         return self
 
     @property
@@ -89,19 +91,19 @@ class Experiment(BaseModel):
     def _check(self) -> Experiment:
         names = [v.name for v in self.variants]
         if len(set(names)) != len(names):
-            raise ValueError(f"experiment {self.name!r}: variant names repeat: {names}")
+            raise BadValueError(f"experiment {self.name!r}: variant names repeat: {names}")
         total = sum(v.allocation for v in self.variants)
         if abs(total - 1.0) > 1e-6:
-            raise ValueError(
+            raise BadValueError(
                 f"experiment {self.name!r}: variant allocations sum to {total:g}, they must sum to 1 "
                 f"(got {[(v.name, v.allocation) for v in self.variants]})"
             )
         if self.start and self.end and self.end <= self.start:
-            raise ValueError(
+            raise BadValueError(
                 f"experiment {self.name!r}: end {self.end} is not after start {self.start}"
             )
         if self.control and self.control not in names:
-            raise ValueError(
+            raise BadValueError(
                 f"experiment {self.name!r}: control {self.control!r} is not one of {names}"
             )
         self.salt = self.salt or self.name
@@ -112,7 +114,7 @@ class Experiment(BaseModel):
         for v in self.variants:
             if v.name == name:
                 return v
-        raise KeyError(
+        raise UnknownNameError(
             f"experiment {self.name!r} has no variant {name!r}; it has {self.variant_names}"
         )
 
@@ -132,12 +134,12 @@ def load_experiment(path: str | Path) -> Experiment:
         raw = yaml.safe_load(path.read_text()) or {}
         return Experiment.model_validate(raw)
     except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML: {exc}") from None
+        raise BadValueError(f"{path}: not valid YAML: {exc}") from None
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(map(str, e['loc'])) or 'experiment'}: {e['msg']}" for e in exc.errors()
         )
-        raise ValueError(f"{path}: {problems}") from None
+        raise BadValueError(f"{path}: {problems}") from None
 
 
 def load_experiments(directory: str | Path) -> list[Experiment]:
@@ -156,13 +158,13 @@ def check_layers(experiments: list[Experiment]) -> None:
     seen: dict[str, str] = {}
     for exp in experiments:
         if exp.name in seen:
-            raise ValueError(f"experiment name {exp.name!r} is defined twice")
+            raise BadValueError(f"experiment name {exp.name!r} is defined twice")
         seen[exp.name] = exp.layer
     for layer in sorted(set(seen.values())):
         members = [e for e in experiments if e.layer == layer]
         total = sum(e.traffic for e in members)
         if total > 1 + 1e-9:
-            raise ValueError(
+            raise BadValueError(
                 f"layer {layer!r}: experiments {[(e.name, e.traffic) for e in members]} take "
                 f"{total:g} of its users; lower their traffic to sum to at most 1 or move one to another layer"
             )
@@ -172,4 +174,4 @@ def find_experiment(experiments: list[Experiment], name: str) -> Experiment:
     for exp in experiments:
         if exp.name == name:
             return exp
-    raise KeyError(f"no experiment {name!r}; defined: {[e.name for e in experiments]}")
+    raise UnknownNameError(f"no experiment {name!r}; defined: {[e.name for e in experiments]}")

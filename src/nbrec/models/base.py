@@ -22,7 +22,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from nbrec.constants import DEFAULT_K, ITEM_COL, RANK_COL, SCORE_COL, USER_COL, WEIGHT_COL
+from nbrec.constants import DEFAULT_K, ITEM_COL, RANK_COL, SCORE_COL, USER_COL
+
+# TrainingData and top_k live beside this module; importable from here as before.
+from nbrec.models.ranking import _frame, exclude, top_k  # noqa: F401
+from nbrec.models.similarity import SimilarItems
+from nbrec.models.training_data import TrainingData
 
 Unknown = Literal["popular", "drop", "raise"]
 FORMAT_VERSION = 1
@@ -32,69 +37,6 @@ SCORE_BUFFER = 1 << 24
 
 class UnknownUserError(KeyError):
     """``recommend(..., unknown="raise")`` met users the model was not fitted on."""
-
-
-@dataclass
-class TrainingData:
-    """What ``_fit`` receives: the matrix and the frames, aligned to integer codes.
-
-    ``matrix[u, i]`` is the (deduplicated, max) weight of user code u on item code i.
-    ``interactions`` carries the codes in columns ``user_code`` and ``item_code``.
-    ``items`` / ``users`` are side tables reindexed to the codes (rows of NaN where a side
-    table lacks an id), or None.
-    """
-
-    matrix: sp.csr_matrix
-    interactions: pd.DataFrame
-    user_ids: pd.Index
-    item_ids: pd.Index
-    items: pd.DataFrame | None = None
-    users: pd.DataFrame | None = None
-
-    @classmethod
-    def build(
-        cls, interactions: pd.DataFrame, items: pd.DataFrame | None = None,
-        users: pd.DataFrame | None = None,
-    ) -> TrainingData:  # fmt: skip
-        if len(interactions) == 0:
-            raise ValueError("cannot fit on zero interactions")
-        user_codes, user_ids = pd.factorize(interactions[USER_COL], sort=True)
-        item_codes, item_ids = pd.factorize(interactions[ITEM_COL], sort=True)
-        weights = (
-            interactions[WEIGHT_COL].to_numpy(dtype=np.float32)
-            if WEIGHT_COL in interactions
-            else np.ones(len(interactions), dtype=np.float32)
-        )
-        matrix = sp.coo_matrix(
-            (weights, (user_codes, item_codes)), shape=(len(user_ids), len(item_ids))
-        ).tocsr()
-        # coo->csr sums duplicates; the documented rule is "max weight", so recompute maxima.
-        if matrix.nnz < len(interactions):
-            order = np.lexsort((weights, item_codes, user_codes))
-            last = np.r_[
-                (np.diff(user_codes[order]) != 0) | (np.diff(item_codes[order]) != 0), True
-            ]
-            keep = order[last]
-            matrix = sp.csr_matrix(
-                (weights[keep], (user_codes[keep], item_codes[keep])),
-                shape=(len(user_ids), len(item_ids)),
-            )
-        matrix.sort_indices()
-        frame = interactions.assign(user_code=user_codes, item_code=item_codes)
-        return cls(
-            matrix=matrix,
-            interactions=frame,
-            user_ids=pd.Index(user_ids.astype(str), name=USER_COL),
-            item_ids=pd.Index(item_ids.astype(str), name=ITEM_COL),
-            items=_aligned(items, ITEM_COL, item_ids),
-            users=_aligned(users, USER_COL, user_ids),
-        )
-
-
-def _aligned(table: pd.DataFrame | None, key: str, ids: pd.Index) -> pd.DataFrame | None:
-    if table is None:
-        return None
-    return table.set_index(table[key].astype(str)).reindex(ids.astype(str)).reset_index(drop=True)
 
 
 @dataclass
@@ -113,7 +55,7 @@ class Embeddings:
     user_feature_names: list[str]
 
 
-class Recommender(ABC):
+class Recommender(SimilarItems, ABC):
     """Top-k recommendations per user. Subclasses set ``name`` and implement two methods.
 
     Hyperparameters are the ``__init__`` keyword arguments (sklearn style), stored as
@@ -289,39 +231,6 @@ class Recommender(ABC):
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({params})"
-
-
-def exclude(scores: np.ndarray, seen: sp.csr_matrix) -> None:
-    """Set ``scores`` to -inf in place where ``seen`` (same rows and columns) has an entry."""
-    scores[np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr)), seen.indices] = -np.inf
-
-
-def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices and values of the k largest scores per row, best first (-inf means excluded)."""
-    n = scores.shape[1]
-    k = min(k, n)
-    if k < n:
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    else:
-        part = np.broadcast_to(np.arange(n), scores.shape).copy()
-    vals = np.take_along_axis(scores, part, axis=1)
-    order = np.argsort(-vals, axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1)
-
-
-def _frame(
-    users: np.ndarray, item_ids: pd.Index, items: np.ndarray, scores: np.ndarray
-) -> pd.DataFrame:
-    k = items.shape[1]
-    valid = np.isfinite(scores).ravel()
-    return pd.DataFrame(
-        {
-            USER_COL: np.repeat(users, k)[valid],
-            ITEM_COL: item_ids.to_numpy()[items.ravel()][valid],
-            SCORE_COL: scores.ravel()[valid],
-            RANK_COL: np.tile(np.arange(1, k + 1), len(users))[valid],
-        }
-    )
 
 
 def _jsonable(value):

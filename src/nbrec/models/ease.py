@@ -28,9 +28,10 @@ import pandas as pd
 import scipy.sparse as sp
 
 from nbrec.models.base import Recommender, TrainingData
-from nbrec.models.item2item import ItemKNN, binary, item_code, knn_weights, neighbours_frame
+from nbrec.models.item2item import ItemKNN, binary, knn_weights
 from nbrec.models.linear import Factored, Spectrum, cholesky_solution, ridge_weights
 from nbrec.models.registry import register
+from nbrec.models.similarity import positive
 from nbrec.models.space import FloatRange
 
 EASE_COPIES = 3  # dense n x n float64 arrays alive at once on the dense route
@@ -113,16 +114,11 @@ class LinearAutoencoder(Recommender):
         scores = self.history_[rows] @ self.dense_
         return scores.toarray() if sp.issparse(scores) else np.asarray(scores)
 
-    def similar_items(self, item_id, k: int = 10) -> pd.DataFrame:
-        """The ``k`` items whose scores item ``item_id`` raises most: ``item_id, score, rank``."""
-        self._check_fitted()
-        code = item_code(self.item_ids_, item_id)
+    def _item_similarity(self, codes: np.ndarray) -> np.ndarray:
+        """Rows of ``B``: how much each item raises every other item's score."""
         if self.factored_ is not None:
-            row = self.factored_.row(code)
-        else:
-            row = self.dense_[code]
-            row = row.toarray() if sp.issparse(row) else np.asarray(row)
-        return neighbours_frame(self.item_ids_, code, row, k)
+            return positive(np.vstack([self.factored_.row(code) for code in codes]))
+        return positive(self.dense_[codes])
 
     def _state(self) -> dict[str, np.ndarray]:
         if self.factored_ is not None:

@@ -20,13 +20,13 @@ and very popular items.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
-from nbrec.constants import DEFAULT_K, DEFAULT_SEED
+from nbrec.constants import DEFAULT_SEED
 from nbrec.models.base import Recommender, TrainingData
-from nbrec.models.item2item import binary, item_code, neighbours_frame
+from nbrec.models.item2item import binary
 from nbrec.models.registry import register
+from nbrec.models.similarity import cosine_rows
 
 FLOAT = 4  # bytes per float32
 
@@ -82,14 +82,9 @@ class ImplicitMF(Recommender):
     def _score(self, rows: np.ndarray) -> np.ndarray:
         return self.user_factors_[rows] @ self.item_factors_.T
 
-    def similar_items(self, item_id, k: int = DEFAULT_K) -> pd.DataFrame:
-        """The ``k`` items whose factors are closest in cosine to ``item_id``'s."""
-        self._check_fitted()
-        code = item_code(self.item_ids_, item_id)
-        vectors = self.item_factors_
-        norms = np.maximum(np.linalg.norm(vectors, axis=1), 1e-12)
-        cosine = vectors @ vectors[code] / (norms * norms[code])
-        return neighbours_frame(self.item_ids_, code, cosine, k, positive_only=False)
+    def _item_similarity(self, codes: np.ndarray) -> np.ndarray:
+        """Cosine of the item factors (``similar_items``: the closest factors)."""
+        return cosine_rows(self.item_factors_, codes)
 
     @classmethod
     def memory_bytes(cls, shape, params: dict) -> int:

@@ -10,12 +10,11 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
-from nbrec.constants import ITEM_COL, RANK_COL, SCORE_COL
-from nbrec.models.base import Recommender, TrainingData, top_k
+from nbrec.models.base import Recommender, TrainingData
 from nbrec.models.registry import register
+from nbrec.models.similarity import positive
 from nbrec.models.space import FloatRange, IntRange
 
 SIM_BYTES_PER_ENTRY = 40  # item-kNN: co-occurrence values, indices, row ids, scaled copies
@@ -62,31 +61,6 @@ def _keep_top(sim: sp.csr_matrix, n: int) -> sp.csr_matrix:
     )
 
 
-def item_code(item_ids: pd.Index, item_id) -> int:
-    """Position of ``item_id`` in the catalogue; KeyError naming it when absent."""
-    code = int(item_ids.get_indexer([str(item_id)])[0])
-    if code < 0:
-        raise KeyError(f"item {item_id!r} is not in the model's catalogue ({len(item_ids)} items)")
-    return code
-
-
-def neighbours_frame(
-    item_ids: pd.Index, code: int, similarity: np.ndarray, k: int, positive_only: bool = True
-) -> pd.DataFrame:
-    """Top ``k`` of one item's similarity row (itself excluded) as ``item_id, score, rank``."""
-    row = np.array(similarity, dtype=np.float32).reshape(1, -1)
-    row[0, code] = -np.inf  # an item is not its own neighbour
-    items, scores = top_k(row, k)
-    valid = np.isfinite(scores[0]) & ((scores[0] > 0) if positive_only else True)
-    return pd.DataFrame(
-        {
-            ITEM_COL: item_ids.to_numpy()[items[0][valid]],
-            SCORE_COL: scores[0][valid],
-            RANK_COL: np.arange(1, int(valid.sum()) + 1),
-        }
-    )
-
-
 class ItemToItem(Recommender):
     """Shared scoring, saving and ``similar_items`` for models with an item x item matrix."""
 
@@ -94,13 +68,9 @@ class ItemToItem(Recommender):
         scores = self.history_[rows] @ self.weights_
         return scores.toarray() if sp.issparse(scores) else np.asarray(scores)
 
-    def similar_items(self, item_id, k: int = 10) -> pd.DataFrame:
-        """The ``k`` items most similar to ``item_id``: frame ``item_id, score, rank``."""
-        self._check_fitted()
-        code = item_code(self.item_ids_, item_id)
-        row = self.weights_[code]
-        row = row.toarray() if sp.issparse(row) else np.asarray(row)
-        return neighbours_frame(self.item_ids_, code, row, k)
+    def _item_similarity(self, codes: np.ndarray) -> np.ndarray:
+        """Rows of the item x item weights (``similar_items`` answers from ``W``)."""
+        return positive(self.weights_[codes])
 
     def _state(self) -> dict[str, np.ndarray]:
         if sp.issparse(self.weights_):

@@ -35,8 +35,9 @@ from nbrec.models.base import (
     exclude,
     top_k,
 )  # fmt: skip
-from nbrec.models.item2item import binary, item_code, neighbours_frame
+from nbrec.models.item2item import binary
 from nbrec.models.registry import register
+from nbrec.models.similarity import cosine_rows
 
 
 def side_features(
@@ -222,13 +223,9 @@ class LightFMRecommender(Recommender):
             user_feature_names=self.user_feature_names_.tolist(),
         )
 
-    def similar_items(self, item_id, k: int = DEFAULT_K) -> pd.DataFrame:
-        """The ``k`` items whose vectors are closest in cosine to ``item_id``'s."""
-        self._check_fitted()
-        code = item_code(self.item_ids_, item_id)
-        norms = np.maximum(np.linalg.norm(self.item_vectors_, axis=1), 1e-12)
-        cosine = self.item_vectors_ @ self.item_vectors_[code] / (norms * norms[code])
-        return neighbours_frame(self.item_ids_, code, cosine, k, positive_only=False)
+    def _item_similarity(self, codes: np.ndarray) -> np.ndarray:
+        """Cosine of the item vectors (``similar_items``: the closest vectors)."""
+        return cosine_rows(self.item_vectors_, codes)
 
     def score_user_features(self, features: list[str]) -> np.ndarray:
         """Scores of every item for a new user known only by ``features`` (e.g. 'gender=F')."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from nbrec.errors import UnknownNameError
+
 if TYPE_CHECKING:  # the registry is a plain name -> class map; base.Recommender.load uses it
     from nbrec.models.base import Recommender
 
@@ -30,7 +32,9 @@ def get_model_class(name: str) -> type[Recommender]:
     try:
         return _MODELS[name]
     except KeyError:
-        raise KeyError(f"unknown model {name!r}; available: {', '.join(available())}") from None
+        raise UnknownNameError(
+            f"unknown model {name!r}; available: {', '.join(available())}"
+        ) from None
 
 
 def make_model(name: str, **params) -> Recommender:

@@ -1,7 +1,7 @@
 """Build the product performance dashboard (notebook -> HTML without code) and find it.
 
 ``build_dashboard`` executes ``notebooks/performance_report.ipynb`` with papermill and renders
-it with nbconvert (``exclude_input=True``); the scheduled flow ``flows/report.py`` calls it.
+it with nbconvert (``exclude_input=True``); the scheduled flow ``nbrec.flows.report`` calls it.
 The service serves ``dashboard_html_path()`` at ``GET /dashboard``.
 """
 

@@ -1,1 +1,1 @@
-"""The training pipeline's logic; ``flows/training.py`` strings these steps together as Prefect tasks."""
+"""The training pipeline's logic; ``nbrec.flows.training`` strings these steps together as Prefect tasks."""

@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 from nbrec.constants import DEFAULT_K, DEFAULT_SEED, DEFAULT_VALIDATION_RATIO, USER_COL
 from nbrec.data.schema import Dataset, deduplicate
 from nbrec.data.splits import Split, split
+from nbrec.errors import BadValueError
 from nbrec.evaluation.metrics import accuracy
 from nbrec.evaluation.tuning import tune
 from nbrec.models import Recommender, available, expand, get_model_class, make_model
@@ -162,7 +163,7 @@ def choose_candidate(
         recipes[name] = chosen
         tried[name], seconds[name] = _fit_and_score(name, chosen, data_split, dataset, k)
     if not tried:
-        raise (MemoryBudgetError if skipped else ValueError)(
+        raise (MemoryBudgetError if skipped else BadValueError)(
             f"no candidate models for --model {model!r} could be tried; available: "
             f"{available()}; skipped: {skipped}"
         )

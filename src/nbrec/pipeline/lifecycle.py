@@ -8,14 +8,19 @@ artifacts.
 
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 
 from nbrec.constants import ITEM_COL, RANK_COL, SCORE_COL, TOP_N, USER_COL
+from nbrec.errors import BadValueError
 from nbrec.models import Recommender
 from nbrec.pipeline import model_store
 from nbrec.pipeline.publish import publish
 from nbrec.pipeline.snapshot import snapshot_items
 from nbrec.store import FeatureStore, open_store
+
+log = logging.getLogger(__name__)
 
 
 def publish_version(
@@ -49,6 +54,20 @@ def live_version(store: FeatureStore | None = None) -> str | None:
     return (store or open_store()).live_version()
 
 
+def live_recipe(store: FeatureStore | None = None) -> tuple[str | None, tuple[str, dict] | None]:
+    """(live version, its (model, params) from the model store); the recipe is None when
+    nothing is live or the live version is not in the model store (then logged)."""
+    live = live_version(store)
+    if live is None:
+        return None, None
+    try:
+        entry = model_store.get_model_version(live)
+    except KeyError:
+        log.warning("live version %s is not in the model store: no live comparison", live)
+        return live, None
+    return live, (entry.model, entry.metadata.get("params", {}))
+
+
 def promote(version: str, store: FeatureStore | None = None) -> str:
     """Make ``version`` live, publishing it from the model store first if the store lacks it."""
     store = store or open_store()
@@ -70,7 +89,9 @@ def rollback(store: FeatureStore | None = None) -> str:
     published = set(store.list_versions())
     history = [v for v in store.live_history() if v in published]
     if not history:
-        raise ValueError("nothing to roll back to: no previous live version in the feature store")
+        raise BadValueError(
+            "nothing to roll back to: no previous live version in the feature store"
+        )
     store.set_live(history[0])
     return history[0]
 

@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from nbrec.errors import UnknownNameError
 from nbrec.models import Recommender
 from nbrec.settings import get_settings, use_bentoml_home
 
@@ -124,7 +125,7 @@ def get_model_version(version: str) -> ModelVersion:
     found = _find(version)
     if found is None:
         known = [v.version for v in list_model_versions()]
-        raise KeyError(f"no registered model version {version!r}; registered: {known}")
+        raise UnknownNameError(f"no registered model version {version!r}; registered: {known}")
     return _as_version(found)
 
 

@@ -2,8 +2,8 @@
 
 ``publish(model, version, store)`` computes, from any fitted ``Recommender``: the top-N per
 known user (items seen in training already removed), the popularity fallback, similar items
-(co-occurrence cosine, model-agnostic), item metadata for filters, and the model's request-time
-embeddings when it has them; writes them as one version and (by default) makes it live.
+(the model's ``similar_items``: co-occurrence cosine unless the model knows better), item
+metadata for filters, and the model's request-time embeddings when it has them; writes them as one version and (by default) makes it live.
 The training pipeline calls exactly this function.
 """
 
@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from nbrec.constants import DEFAULT_K, DEFAULT_SEED, ITEM_COL, TOP_N, VERSIONS_KEPT
@@ -24,7 +23,7 @@ from nbrec.models.base import Recommender, top_k
 from nbrec.store import FeatureStore, StoredEmbeddings, VersionTables, open_store
 
 SIMILAR_N = 20  # similar items kept per item
-SIM_BLOCK = 512  # items per block of the item x item co-occurrence product
+SIM_BLOCK = 512  # items per block of item x item similarity rows
 
 
 class TopN(Mapping):
@@ -66,26 +65,18 @@ def popular_items(model: Recommender, top_n: int) -> tuple[list[str], list[float
     return model.item_ids_.to_numpy(dtype=object)[codes[0]].tolist(), scores[0].tolist()
 
 
-def similar_items(seen: sp.csr_matrix, item_ids: pd.Index, n: int = SIMILAR_N) -> dict:
-    """Per item, the ``n`` items most often seen by the same users (cosine of binary columns)."""
-    binary = (seen > 0).astype(np.float32).tocsc()
-    norms = np.sqrt(np.asarray(binary.sum(axis=0)).ravel())
-    norms[norms == 0] = 1.0
-    ids = item_ids.to_numpy(dtype=object)
+def similar_table(model: Recommender, n: int = SIMILAR_N) -> dict:
+    """Per item, its ``n`` most similar items: the model's ``similar_items``, in blocks."""
+    ids = model.item_ids_.to_numpy(dtype=object)
     n = min(n, len(ids) - 1)
     # Every item gets an entry (maybe empty): a missing entry means "unknown item".
     out: dict[str, tuple[list[str], list[float]]] = {str(i): ([], []) for i in ids}
     if n < 1:
         return out
     for lo in range(0, len(ids), SIM_BLOCK):
-        hi = min(lo + SIM_BLOCK, len(ids))
-        # Blocks keep memory at SIM_BLOCK x n_items even for catalogues with dense co-occurrence.
-        block = (binary[:, lo:hi].T @ binary).toarray()
-        block /= norms[lo:hi, None] * norms[None, :]
-        block[np.arange(hi - lo), np.arange(lo, hi)] = -np.inf  # an item is not its own neighbour
-        block[block <= 0] = -np.inf
-        codes, scores = top_k(block, n)
-        for row in range(hi - lo):
+        # Blocks keep memory at SIM_BLOCK x n_items whatever the catalogue's size.
+        codes, scores = model.similar_rows(np.arange(lo, min(lo + SIM_BLOCK, len(ids))), n)
+        for row in range(len(codes)):
             keep = np.isfinite(scores[row])
             out[str(ids[lo + row])] = (ids[codes[row][keep]].tolist(), scores[row][keep].tolist())
     return out
@@ -175,7 +166,7 @@ def build_tables(
         info=info,
         user_recs=user_recs,
         popular=popular_items(model, top_n),
-        similar=similar_items(model.seen_, model.item_ids_),
+        similar=similar_table(model),
         item_meta=item_metadata(items, model.item_ids_),
         embeddings=emb,
     )

@@ -14,20 +14,23 @@ from pathlib import Path
 
 import nbrec
 
-REPO = Path(__file__).resolve().parents[3]
+PACKAGE = Path(nbrec.__file__).resolve().parent
 
 
 @lru_cache(maxsize=1)
 def code_version() -> str:
-    """The git commit of the working tree, else the package version."""
+    """The git commit when nbrec runs from a checkout (``src/nbrec`` of a git work tree), else
+    the package version (an installed copy has no commit of its own)."""
     try:
-        sha = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short=12", "HEAD"],
+        top, sha = subprocess.run(
+            ["git", "-C", str(PACKAGE), "rev-parse", "--show-toplevel", "--short=12", "HEAD"],
             capture_output=True, text=True, check=True, timeout=10,
-        ).stdout.strip()  # fmt: skip
-    except (OSError, subprocess.SubprocessError):
+        ).stdout.split()  # fmt: skip
+    except (OSError, subprocess.SubprocessError, ValueError):
         return f"nbrec-{nbrec.__version__}"
-    return sha or f"nbrec-{nbrec.__version__}"
+    if Path(top).resolve() / "src" / "nbrec" != PACKAGE:  # e.g. a venv inside another repo
+        return f"nbrec-{nbrec.__version__}"
+    return sha
 
 
 def params_hash(params: dict) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nbrec.errors import MissingFileError
 from nbrec.rrlog.schema import FEEDBACK_COLUMNS, LOG_PATTERN, REQUEST_COLUMNS
 
 
@@ -26,7 +27,7 @@ def log_files(log_dir: str | Path, pattern: str = LOG_PATTERN) -> list[Path]:
     """The RR log files in ``log_dir``; an error saying what to do if there are none."""
     files = find_log_files(log_dir, pattern)
     if not files:
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"no RR logs matching {pattern!r} in {Path(log_dir).resolve()}; point LOG_DIR at the "
             "service's log folder (NBREC_LOG_DIR) or make synthetic ones with "
             "nbrec.monitoring.fake_logs.write_fake_logs"
@@ -50,7 +51,7 @@ def read_rr_logs(
         else [str(p) for p in find_log_files(log_dir) if p.stat().st_size > 0]
     )
     if not files and (lines is None or lines.num_rows == 0):
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"no RR logs (rr-*.jsonl) under {log_dir}: run the service (or `nbrec simulate`) first, "
             "or point NBREC_LOG_DIR at the folder the service writes to"
         )

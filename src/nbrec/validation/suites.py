@@ -10,14 +10,15 @@ from __future__ import annotations
 import json
 import math
 from datetime import timedelta
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from nbrec.constants import DEFAULT_K, ITEM_COL, SCORE_COL, TIMESTAMP_COL, USER_COL, WEIGHT_COL
+from nbrec.errors import MissingFileError
+from nbrec.resources import resource_dir
 
-EXPECTATIONS_DIR = Path(__file__).resolve().parents[3] / "expectations"
+EXPECTATIONS_DIR = resource_dir("expectations")
 # Clocks of data producers drift a little; a few minutes ahead is not "the future".
 CLOCK_SKEW = timedelta(minutes=5)
 EARLIEST = "1990-01-01T00:00:00Z"
@@ -28,7 +29,7 @@ def load_suite(name: str) -> dict:
     """The suite ``expectations/<name>.json`` as a dict (name, meta, expectations)."""
     path = EXPECTATIONS_DIR / f"{name}.json"
     if not path.is_file():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"no expectation suite {path}; have {sorted(p.stem for p in EXPECTATIONS_DIR.glob('*.json'))}"
         )
     return json.loads(path.read_text())

@@ -1,0 +1,58 @@
+"""Two BentoML workers (``NBREC_WORKERS=2``): both answer, and every scrape of ``/metrics``,
+whichever worker takes it, shows the totals of both."""
+
+from __future__ import annotations
+
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from nbrec.pipeline.publish import publish
+from tests.serving.server import running_service
+
+pytestmark = pytest.mark.service
+REQUESTS = 240
+
+
+def _value(text: str, series: str) -> float | None:
+    found = re.search(rf"^{re.escape(series)} (\S+)$", text, flags=re.M)
+    return float(found.group(1)) if found else None
+
+
+def test_two_workers_share_their_counters_and_histograms(tmp_path, item_knn, small_data):
+    url = f"sqlite:///{tmp_path / 'features.db'}"
+    publish(item_knn, "w1", url, items=small_data.items)
+    users = [str(u) for u in item_knn.user_ids_[:REQUESTS]]
+    with running_service(tmp_path, url, env={"NBREC_WORKERS": "2"}) as base:
+
+        def ask(user: str) -> int:
+            # A new connection per request: the kernel spreads them over both workers.
+            return httpx.post(f"{base}/recommend", json={"user_id": user, "k": 5}).status_code
+
+        with ThreadPoolExecutor(6) as pool:
+            assert set(pool.map(ask, users)) == {200}
+        requests = 'nbrec_requests_total{endpoint="/recommend",status="200"}'
+        durations = 'nbrec_request_duration_seconds_count{endpoint="/recommend"}'
+        deadline = time.monotonic() + 10  # the last counters move just after their answers
+        while _value(httpx.get(f"{base}/metrics").text, requests) != REQUESTS:
+            assert time.monotonic() < deadline, httpx.get(f"{base}/metrics").text[-2000:]
+            time.sleep(0.2)
+        for _ in range(12):  # new connections: both workers take scrapes
+            text = httpx.get(f"{base}/metrics").text
+            assert _value(text, requests) == REQUESTS
+            assert _value(text, durations) == REQUESTS
+            served = sum(
+                float(v)
+                for v in re.findall(r"^nbrec_recommendations_total\{.*\} (\S+)$", text, re.M)
+            )
+            assert served == REQUESTS
+            series = [
+                line.rsplit(" ", 1)[0] for line in text.splitlines() if line[:1] not in ("#", "")
+            ]
+            assert len(series) == len(set(series)), "a series is exported twice"
+    # RR log files are per process (rr-<start>-<pid>.jsonl): both workers answered requests.
+    writers = [p for p in (tmp_path / "var" / "logs").glob("rr-*.jsonl") if p.read_text().strip()]
+    assert len(writers) == 2, f"one worker answered everything: {writers}"
