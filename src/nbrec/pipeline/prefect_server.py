@@ -62,7 +62,13 @@ def local_server(port: int | None = None, services: bool = True) -> Iterator[str
         preexec_fn=preexec_die_with_parent(),  # noqa: PLW1509 - set before exec, no locks taken
     )  # fmt: skip
     try:
-        wait_healthy(url, process=process)
+        # Prefect's own start-up budget for a server it starts (the default 20 s is raised to
+        # 120 s: a busy 2-core machine needs it); PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
+        # gives more.
+        from prefect.settings import get_current_settings
+
+        budget = get_current_settings().server.ephemeral.startup_timeout_seconds
+        wait_healthy(url, timeout=max(120.0, float(budget)), process=process)
         yield url
     finally:
         process.terminate()
