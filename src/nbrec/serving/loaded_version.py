@@ -7,6 +7,7 @@ service answers from when the store is unreachable.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -116,3 +117,23 @@ class LoadedVersion:
         top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
         top = top[np.argsort(-scores[top], kind="stable")]
         return self.item_ids[top].tolist(), scores[top].astype(float).tolist()
+
+
+def pick(
+    ranked: Ranked,
+    k: int,
+    blocked: set[str],
+    filters: dict[str, set[str]],
+    snap: LoadedVersion | None,
+) -> tuple[list[str], list[float | None]]:
+    """The first ``k`` items of ``ranked`` not blocked and passing the filters; NaN -> None."""
+    items: list[str] = []
+    scores: list[float | None] = []
+    for item, score in zip(*ranked, strict=True):
+        if item in blocked or (filters and not snap.accepts(item, filters)):
+            continue
+        items.append(item)
+        scores.append(score if score is not None and math.isfinite(score) else None)
+        if len(items) == k:
+            break
+    return items, scores

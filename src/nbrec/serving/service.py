@@ -10,7 +10,6 @@ answers is ``nbrec.serving.live``'s.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -30,7 +29,7 @@ from nbrec.serving.live import (  # noqa: F401 (NO_MODEL, NotReady: part of this
     LiveVersions,
     NotReady,
 )
-from nbrec.serving.loaded_version import LoadedVersion
+from nbrec.serving.loaded_version import LoadedVersion, pick
 from nbrec.serving.prometheus import ServingMetrics
 from nbrec.serving.routing import LiveRouter, PolicyHook, Route, Router, VariantPolicy
 from nbrec.serving.schemas import RecommendRequest, SimilarItemsRequest, as_list
@@ -151,12 +150,10 @@ class RecommendationService(FeedbackHandling, LiveVersions):
             recs = recs or snap.popular
         blocked = set(seen)
         blocked.update(req.exclude)
-        items, scores = _pick(recs, req.k, blocked, filters, snap)
+        items, scores = pick(recs, req.k, blocked, filters, snap)
         if len(items) < req.k and recs is not snap.popular:
             blocked.update(items)  # top up from the popularity list
-            more_items, more_scores = _pick(
-                snap.popular, req.k - len(items), blocked, filters, snap
-            )
+            more_items, more_scores = pick(snap.popular, req.k - len(items), blocked, filters, snap)
             items += more_items
             scores += more_scores
         return items, scores, fallback
@@ -182,10 +179,10 @@ class RecommendationService(FeedbackHandling, LiveVersions):
         try:
             blocked = set(self._recent_seen(req.user_id))
             blocked.update(req.exclude)
-            pool, _ = _pick(snap.popular, policy.pool_size, blocked, filters, snap)
+            pool, _ = pick(snap.popular, policy.pool_size, blocked, filters, snap)
             slate = policy.recommend(pool, req.k)
         except StoreError:
-            items, scores = _pick(snap.popular, req.k, set(req.exclude), filters, snap)
+            items, scores = pick(snap.popular, req.k, set(req.exclude), filters, snap)
             return items, scores, None, "store_unavailable"
         return slate.items, list(slate.scores), slate.propensities, None
 
@@ -214,7 +211,7 @@ class RecommendationService(FeedbackHandling, LiveVersions):
             raise NotFound(
                 f"unknown item_id {req.item_id!r}: model version {snap.version} has no such item"
             )
-        items, scores = _pick(found, req.k, {req.item_id}, {}, None)
+        items, scores = pick(found, req.k, {req.item_id}, {}, None)
         if self.rr_log is not None:
             self.rr_log.log(request_line(
                 request_id, None, snap.version, None, None, k=req.k, items=items, scores=scores,
@@ -245,23 +242,3 @@ class RecommendationService(FeedbackHandling, LiveVersions):
         if self.rr_log is not None:
             self.rr_log.close()
         self.store.close()
-
-
-def _pick(
-    ranked: Ranked,
-    k: int,
-    blocked: set[str],
-    filters: dict[str, set[str]],
-    snap: LoadedVersion | None,
-) -> tuple[list[str], list[float | None]]:
-    """The first ``k`` items of ``ranked`` not blocked and passing the filters; NaN -> None."""
-    items: list[str] = []
-    scores: list[float | None] = []
-    for item, score in zip(*ranked, strict=True):
-        if item in blocked or (filters and not snap.accepts(item, filters)):
-            continue
-        items.append(item)
-        scores.append(score if score is not None and math.isfinite(score) else None)
-        if len(items) == k:
-            break
-    return items, scores
