@@ -61,6 +61,9 @@ def test_pip_install_trains_and_serves_from_an_empty_directory(installed, tmp_pa
     env.update(PREFECT_HOME=str(tmp_path / "prefect"), BENTOML_DO_NOT_TRACK="True",
                PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="600")  # fmt: skip
     env.pop("PREFECT_API_URL", None)
+    # Jupyter's data files (nbconvert's templates, kernel specs) of the borrowed dependencies:
+    # they live under the test environment's prefix, the one thing deps.pth does not lend.
+    env["JUPYTER_PATH"] = str(Path(sysconfig.get_path("data")) / "share" / "jupyter")
     python, nbrec = str(installed / "python"), str(installed / "nbrec")
     where = run([python, "-c", "import nbrec; print(nbrec.__file__)"], work, env)
     assert str(ROOT / "src") not in where and "site-packages" in where, where
