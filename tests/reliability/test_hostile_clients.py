@@ -15,7 +15,7 @@ import pytest
 from nbrec.pipeline.publish import publish
 from nbrec.store import open_store
 from tests.reliability.conftest import ADMIN_TOKEN
-from tests.service.server import rr_lines, running_service
+from tests.serving.server import rr_lines, running_service
 
 pytestmark = pytest.mark.service
 

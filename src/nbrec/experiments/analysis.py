@@ -15,8 +15,7 @@ randomisation unit, so every test treats a user as one observation (``nbrec.expe
   and CUPED on per-user CTR with each user's pre-experiment CTR as covariate (``cuped``), when
   ``covariates`` are given (``history.pre_period`` builds them from the logs).
 
-The request-level two-proportion z-test was dropped: it treats a user's requests as independent
-and rejected 79% of A/A experiments on heavy-tailed traffic (benchmarks/experiments).
+The request-level z-test (requests as independent) rejected 79% of heavy-tailed A/A runs: dropped.
 """
 
 from __future__ import annotations
