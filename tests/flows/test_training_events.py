@@ -10,7 +10,7 @@ import pytest
 
 from nbrec.events.ingest import run_ingest
 from nbrec.pipeline import model_store
-from tests.service.server import running_service
+from tests.serving.server import running_service
 
 pytestmark = pytest.mark.flows
 USER = "event-only-user"
