@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     store_url: str = Field("", repr=False)
     log_dir: Path | None = None  # None -> var/logs
     admin_token: str | None = Field(None, repr=False)
+    admin_free_tries: int = Field(default=5, ge=1)  # wrong admin tokens before 429s
     seed: int = 42
     # Training pipeline (flows/training.py)
     # a model name, "a,b", or "auto" (every model but random and the bandits)

@@ -32,5 +32,8 @@ def sqlite_service(tmp_path_factory, item_knn, small_data):
     (workdir / "var").mkdir()
     url = sqlite_url(workdir)
     publish(item_knn, "v1", url, items=small_data.items)
-    with running_service(workdir, url, {"NBREC_ADMIN_TOKEN": ADMIN_TOKEN}) as base:
+    # The fuzzer sends thousands of generated (wrong) tokens: no throttling here
+    # (tests/reliability/test_hostile_input.py tests it).
+    env = {"NBREC_ADMIN_TOKEN": ADMIN_TOKEN, "NBREC_ADMIN_FREE_TRIES": "1000000"}
+    with running_service(workdir, url, env) as base:
         yield base, workdir, url

@@ -67,7 +67,7 @@ def admin_routes(current_service: Callable[[], Any]) -> list[Route]:
     """The admin routes; ``current_service()`` is the ``RecommendationService`` (None while the
     app starts: it is attached after the routes are built)."""
 
-    backoff = WrongTokenBackoff()
+    backoff = WrongTokenBackoff(free_tries=get_settings().admin_free_tries)
 
     async def guarded(request: Request, action) -> JSONResponse:
         refused = check_token(request, backoff)

@@ -87,6 +87,7 @@ ADMIN_ERRORS = {
     "404": "admin endpoints are off (no NBREC_ADMIN_TOKEN) or unknown version",
     "409": "the action was refused (checksum mismatch, nothing to roll back); live unchanged",
     "422": "invalid body",
+    "429": "too many wrong tokens from this client: retry after Retry-After seconds",
     "503": "the service is starting, or the feature store is down (retry later)",
 }
 
