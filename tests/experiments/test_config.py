@@ -28,6 +28,8 @@ def test_repository_experiments_load():
     assert bandit.variant("thompson").is_policy and bandit.variant("control").model_version == LIVE
     ab = find_experiment(experiments, "ranker-ab")
     assert ab.salt == "ranker-ab-1" and ab.holdout == 0.05 and ab.control == "control"
+    mixed = find_experiment(experiments, "ranker-interleaving")
+    assert mixed.type == "interleaving" and mixed.variant_names == ["live", "candidate"]
 
 
 def test_defaults_salt_control_and_utc():

@@ -95,7 +95,11 @@ def analyze(
     # The warehouse's archived RR lines plus the JSONL tail not archived yet (nbrec.events);
     # every line, not only the experiment's: users' earlier requests are CUPED's covariate.
     folder_of_logs = log_dir or get_settings().logs_path
-    requests, feedback = read_rr_logs(folder_of_logs, lines=rr_table(folder_of_logs))
+    lines = rr_table(folder_of_logs)
+    if experiment.type == "interleaving":
+        _analyze_interleaving(experiment, folder_of_logs, lines, format, out)
+        return
+    requests, feedback = read_rr_logs(folder_of_logs, lines=lines)
     report = run(experiment, requests, feedback, covariates=pre_period(requests, feedback, name))
     payload = json.dumps(report.to_dict(), indent=2, default=_plain)
     if out is not None:
@@ -143,6 +147,38 @@ def analyze(
         console.print(f"  - {reason}")
     console.print(
         f"verdict ({experiment.test.replace('_', '-')} test): [bold]{report.verdict}[/bold]"
+    )
+
+
+def _analyze_interleaving(experiment, log_dir: Path, lines, format: str, out: Path | None) -> None:
+    """Per-user preference and its tests, the credit recomputed from the logged teams and clicks."""
+    from nbrec.experiments.interleaving import analyze_interleaving
+    from nbrec.rrlog.reader import read_interleaved, read_rr_logs
+
+    _, feedback = read_rr_logs(log_dir, experiment.name, lines=lines)
+    shown = read_interleaved(log_dir, experiment.name, lines=lines)
+    names = (experiment.variants[0].name, experiment.variants[1].name)
+    report = analyze_interleaving(shown, feedback, names, experiment.alpha)
+    payload = json.dumps(report, indent=2, default=_plain)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(payload)
+    if format == "json":
+        print(payload)
+        return
+    a, b = names
+    console.print(
+        f"[bold]interleaving {experiment.name}[/bold]: {a} (team a) vs {b} (team b), "
+        f"{report['requests']} answers of {report['users']} users; wins {a} "
+        f"{report['wins_a']}, {b} {report['wins_b']}, ties {report['ties']}"
+    )
+    console.print(
+        f"  mean per-user preference for {b}: {_fmt(report['mean_preference'])}, t-test "
+        f"p={_fmt(report['t_p_value'])}; users preferring {a} {report['prefer_a']}, {b} "
+        f"{report['prefer_b']}, sign test p={_fmt(report['sign_p_value'])}"
+    )
+    console.print(
+        f"verdict (alpha {experiment.alpha:g}): [bold]{report['winner'] or 'no winner yet'}[/bold]"
     )
 
 

@@ -37,7 +37,7 @@ ARCHIVE_SCHEMA = pa.schema([
     ("fallback", pa.string()), ("latency_ms", pa.float64()), ("status", pa.int32()),
     ("endpoint", pa.string()), ("item_id", pa.string()), ("event", pa.string()),
     ("value", pa.float64()), ("event_id", pa.string()), ("policy", pa.string()),
-    ("error", pa.string()),
+    ("error", pa.string()), ("teams", pa.list_(pa.string())), ("versions", pa.list_(pa.string())),
 ])  # fmt: skip
 
 

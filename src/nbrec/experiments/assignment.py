@@ -16,7 +16,15 @@ from datetime import datetime
 from hashlib import blake2b
 from itertools import accumulate
 
-from nbrec.experiments.config import HOLDOUT, LIVE, Experiment, Variant, check_layers
+from nbrec.experiments.config import (
+    HOLDOUT,
+    INTERLEAVED,
+    INTERLEAVING,
+    LIVE,
+    Experiment,
+    Variant,
+    check_layers,
+)
 from nbrec.serving.routing import NO_EXPERIMENT, Route
 
 _SCALE = 1.0 / 2**64
@@ -38,11 +46,14 @@ class Allocator:
         self._bounds = [experiment.holdout, *(experiment.holdout + c for c in cuts)]
         self._bounds[-1] = 1.0  # float sums may fall short of 1 by an ulp
         self._names = [v.name for v in experiment.variants]
+        self._interleaving = experiment.type == INTERLEAVING
 
     def variant(self, user_id: str) -> str:
         position = bucket(self.experiment.salt, user_id)
         if position < self._bounds[0]:
             return HOLDOUT
+        if self._interleaving:
+            return INTERLEAVED
         return self._names[bisect.bisect_right(self._bounds, position) - 1]
 
 
@@ -129,13 +140,15 @@ class ExperimentRouter:
         experiment, variant = found[0]
         if variant == HOLDOUT:
             return Route(experiment.name, HOLDOUT, self.live_version())
+        if variant == INTERLEAVED:  # served from team a's version, blended with b's (hooks)
+            return Route(experiment.name, variant, self.version_of(experiment.variants[0]))
         return Route(experiment.name, variant, self.version_of(experiment.variant(variant)))
 
     __call__ = route
 
     def variant_config(self, experiment: str | None, variant: str | None) -> Variant | None:
         """The variant's config (e.g. to see that it is a bandit policy), None outside experiments."""
-        if experiment is None or variant in (None, HOLDOUT):
+        if experiment is None or variant in (None, HOLDOUT, INTERLEAVED):
             return None
         return self.experiments[experiment].variant(variant)
 

@@ -8,6 +8,10 @@ the rest is split by the variants' ``allocation``.
 
 A variant is either a model version (``model_version: v3``, or ``live`` for whatever is live)
 or an online policy over a candidate pool (``policy: thompson``, ``pool_size: 50``).
+
+``type: interleaving`` compares two model-version variants (the first is team ``a``) in one
+answer: every user outside the holdout is served variant ``interleaved``, a team-draft blend of
+both versions' lists (``nbrec.experiments.hooks``); allocations are not needed.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from nbrec.errors import BadValueError, UnknownNameError
 
 LIVE = "live"  # model_version meaning "the store's live version at request time"
 HOLDOUT = "holdout"  # variant name of the held-out users
+INTERLEAVED = "interleaved"  # variant name of the users of an interleaving experiment
+AB, INTERLEAVING = "ab", "interleaving"  # experiment types
 SEQUENTIAL, FIXED_HORIZON = "sequential", "fixed_horizon"  # which test decides the verdict
 Policy = Literal["thompson", "ucb1", "epsilon_greedy"]
 
@@ -47,8 +53,10 @@ class Variant(BaseModel):
                 f"variant {self.name!r} sets both policy={self.policy!r} and "
                 f"model_version={self.model_version!r}; a variant is a model version OR a policy"
             )
-        if self.name == HOLDOUT:
-            raise BadValueError(f"variant name {HOLDOUT!r} is reserved for the holdout share")
+        if self.name in (HOLDOUT, INTERLEAVED):
+            raise BadValueError(
+                f"variant name {self.name!r} is reserved (holdout, interleaved answers)"
+            )
         return self
 
     @property
@@ -61,6 +69,7 @@ class Experiment(BaseModel):
 
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
+    type: Literal["ab", "interleaving"] = AB
     layer: str = "default"
     traffic: float = Field(1.0, gt=0, le=1)  # share of the layer's users in this experiment
     # A user in experiments of several layers gets the model of the highest priority, then of
@@ -80,6 +89,18 @@ class Experiment(BaseModel):
     # sequential: always-valid, read it any day; fixed_horizon: read once at the planned n.
     test: Literal["sequential", "fixed_horizon"] = SEQUENTIAL
     variants: list[Variant] = Field(min_length=2)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _interleaving_allocations(cls, raw: object) -> object:
+        # Interleaving shows both variants to every user: their allocations mean nothing.
+        if isinstance(raw, dict) and raw.get("type") == INTERLEAVING:
+            variants = raw.get("variants")
+            if isinstance(variants, list) and variants:
+                share = {"allocation": 1 / len(variants)}
+                raw = {**raw, "variants": [{**share, **v} if isinstance(v, dict) else v
+                                           for v in variants]}  # fmt: skip
+        return raw
 
     @field_validator("start", "end")
     @classmethod
@@ -106,6 +127,13 @@ class Experiment(BaseModel):
             raise BadValueError(
                 f"experiment {self.name!r}: control {self.control!r} is not one of {names}"
             )
+        if self.type == INTERLEAVING:
+            policies = [v.name for v in self.variants if v.is_policy]
+            if len(self.variants) != 2 or policies:
+                raise BadValueError(
+                    f"experiment {self.name!r}: interleaving compares exactly two model-version "
+                    f"variants; got {names} (policies: {policies})"
+                )
         self.salt = self.salt or self.name
         self.control = self.control or names[0]
         return self

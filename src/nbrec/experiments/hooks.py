@@ -4,18 +4,20 @@
 its ``PolicyHook`` whether the route is answered by an online policy. ``experiment_hooks()``
 gives both from ``experiments/*.yaml``: the ``ExperimentRouter`` (model-version variants need
 nothing more) and ``BanditVariants``, which answers policy variants with ``OnlineBandit``s whose
-counters live in the feature store. ``nbrec.wiring.build_service()`` plugs them in, so
+counters live in the feature store, and an interleaving experiment's users with ``TeamDraft``. ``nbrec.wiring.build_service()`` plugs them in, so
 ``nbrec serve`` serves every kind of variant.
 """
 
 from __future__ import annotations
 
 import threading
+from hashlib import blake2b
 
 import numpy as np
 
 from nbrec.experiments.assignment import ExperimentRouter
-from nbrec.experiments.config import Variant, load_experiments
+from nbrec.experiments.config import INTERLEAVED, LIVE, Experiment, Variant, load_experiments
+from nbrec.experiments.interleaving import team_draft
 from nbrec.experiments.online import CounterStore, OnlineBandit, namespace
 from nbrec.serving.routing import Route, Slate
 from nbrec.settings import Settings
@@ -39,6 +41,34 @@ class BanditVariant:
         return self.bandit.feedback(item_id, event)
 
 
+class TeamDraft:
+    """An ``Interleaver``: team-draft interleaving of an experiment's two versions.
+
+    The coins come from a generator seeded by the experiment and the request id, so the logged
+    answer can be drawn again from the same two lists (no shared state, thread-safe).
+    """
+
+    name = "team_draft"
+
+    def __init__(self, experiment: Experiment):
+        self.experiment = experiment.name
+        self.versions = tuple(
+            None if v.model_version in (None, LIVE) else v.model_version
+            for v in experiment.variants
+        )
+
+    def rng(self, key: str) -> np.random.Generator:
+        digest = blake2b(f"{self.experiment}:{key}".encode(), digest_size=8).digest()
+        return np.random.default_rng(int.from_bytes(digest, "big"))
+
+    def interleave(
+        self, list_a: list[str], list_b: list[str], k: int, key: str
+    ) -> tuple[list[str], list[str]]:
+        if not list_a and not list_b:
+            return [], []
+        return team_draft(list_a, list_b, k, self.rng(key))
+
+
 class BanditVariants:
     """The service's ``PolicyHook``: the bandit answering a route, None for model versions."""
 
@@ -47,6 +77,7 @@ class BanditVariants:
         self.store = store
         self._seeds = np.random.SeedSequence(seed)
         self._variants: dict[tuple[str, str], BanditVariant | None] = {}
+        self._blends: dict[str, TeamDraft] = {}
         self._lock = threading.Lock()
 
     def policy(self, route: Route) -> BanditVariant | None:
@@ -67,6 +98,16 @@ class BanditVariants:
                     found = BanditVariant(bandit, config, rng)
                 self._variants[key] = found
             return self._variants[key]
+
+    def interleaver(self, route: Route) -> TeamDraft | None:
+        """The team draft answering an interleaving experiment's users, else None."""
+        if route.variant != INTERLEAVED or route.experiment is None:
+            return None
+        found = self._blends.get(route.experiment)
+        if found is None:  # built once per experiment; a race builds an identical one
+            found = TeamDraft(self.router.experiments[route.experiment])
+            self._blends[route.experiment] = found
+        return found
 
 
 def experiment_hooks(

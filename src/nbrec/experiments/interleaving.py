@@ -147,3 +147,30 @@ def preference_test(users: pd.DataFrame | np.ndarray) -> InterleavingResult:
         else 1.0
     )
     return InterleavingResult(n, float(pref.mean()) if n else 0.0, t_p, prefer_a, prefer_b, sign_p)
+
+
+def analyze_interleaving(
+    shown: pd.DataFrame, feedback: pd.DataFrame, names: tuple[str, str], alpha: float = 0.05
+) -> dict:
+    """The read-out of an interleaving experiment from its logs (``nbrec experiment analyze``).
+
+    ``shown``: the logged answers (request_id, user_id, items, teams); ``feedback``: the RR
+    feedback rows; ``names``: the variants of teams a and b. Credit is recomputed from the logs.
+    """
+    per_request = credit(shown, feedback)
+    users = preference(per_request)
+    result = preference_test(users)
+    won = result.winner(alpha)
+    return {
+        "type": "interleaving",
+        "team_a": names[0],
+        "team_b": names[1],
+        "requests": len(per_request),
+        "wins_a": int((per_request["winner"] == TEAM_A).sum()),
+        "wins_b": int((per_request["winner"] == TEAM_B).sum()),
+        "ties": int((per_request["winner"] == "tie").sum()),
+        **{key: getattr(result, key) for key in result.__dataclass_fields__},
+        "alpha": alpha,
+        "winner": None if won is None else names[won == TEAM_B],
+        "per_user": users.to_dict(orient="records"),
+    }

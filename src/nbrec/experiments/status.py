@@ -2,7 +2,8 @@
 
 One row per (experiment, treatment) with requests in the RR logs: users per arm, the lift in
 per-user CTR, the always-valid p-value and confidence sequence, whether the experiment may stop
-and why, and the verdict. Experiments without logged requests are left out.
+and why, and the verdict. Experiments without logged requests are left out, and so are
+interleaving experiments (no arms to compare: `nbrec experiment analyze NAME` reads them).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def sequential_status(log_dir: str | Path, experiments_dir: str | Path) -> pd.Da
     requests, feedback = read_rr_logs(log_dir)
     rows = []
     for exp in experiments:
-        if not (requests["experiment"] == exp.name).any():
+        if exp.type == "interleaving" or not (requests["experiment"] == exp.name).any():
             continue
         report = analyze(exp, requests, feedback, bootstrap=False,
                          covariates=pre_period(requests, feedback, exp.name))  # fmt: skip

@@ -80,6 +80,43 @@ def read_rr_logs(
     return requests.reset_index(drop=True), feedback.reset_index(drop=True)
 
 
+def read_interleaved(log_dir: str | Path, experiment: str, lines=None) -> pd.DataFrame:
+    """An interleaving experiment's answers: request_id, user_id, items and teams, as logged.
+
+    ``lines`` as for ``read_rr_logs`` (the warehouse's archived lines plus the JSONL tail).
+    """
+    import duckdb
+
+    columns = ["request_id", "user_id", "items", "teams"]
+    files = [] if lines is not None else [str(p) for p in find_log_files(log_dir)
+                                          if p.stat().st_size > 0]  # fmt: skip
+    if not files and (lines is None or lines.num_rows == 0):
+        return pd.DataFrame(columns=columns)
+    con = duckdb.connect()
+    try:
+        if lines is not None:
+            con.register("logs", lines)
+        else:
+            quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+            con.execute(
+                f"CREATE TEMP VIEW logs AS SELECT * FROM read_json([{quoted}], "
+                "format='newline_delimited', union_by_name=true, ignore_errors=true)"
+            )
+        present = {row[0] for row in con.execute("DESCRIBE logs").fetchall()}
+        if not {"kind", "experiment", "teams"} <= present:
+            return pd.DataFrame(columns=columns)
+        frame = con.execute(
+            "SELECT request_id, user_id, items, teams FROM logs WHERE kind = 'request' "
+            "AND experiment = ? AND teams IS NOT NULL AND status = 200",
+            [experiment],
+        ).df()
+    finally:
+        con.close()
+    for col in ("items", "teams"):
+        frame[col] = frame[col].map(list)
+    return frame
+
+
 def _select(
     con, present: set[str], kind: str, columns: list[str], experiment: str | None
 ) -> pd.DataFrame:

@@ -3,7 +3,9 @@
 Every line carries ``ts`` (ISO 8601 UTC, added by the writer), ``kind``, ``request_id``,
 ``user_id``, ``model_version``, ``experiment`` and ``variant``. Request lines add ``k``,
 ``items``, ``scores``, ``propensities``, ``fallback``, ``latency_ms``, ``status``, ``endpoint``
-(and ``policy`` for a bandit variant, ``item_id`` for /similar_items, ``error`` when refused);
+(and ``policy`` for a bandit variant, ``item_id`` for /similar_items, ``error`` when refused;
+an interleaved answer adds ``policy``, ``teams``, the team of each item, ``"a"``/``"b"``, and
+``versions``, the two model versions blended);
 exposure lines ``items`` and ``propensities``; feedback lines ``item_id``, ``event``, ``value``.
 The service, the simulators and the fake logs build lines with these functions only; the
 readers (experiment analysis, product report) read the columns named here.

@@ -119,21 +119,24 @@ class LiveVersions:
     def _route(self, user_id: str) -> tuple[Route, LoadedVersion]:
         live = self._live_snapshot()
         route = self.router.route(user_id)
-        pinned = route.model_version
+        return route, self._pinned(route.model_version, live)
+
+    def _pinned(self, pinned: str | None, live: LoadedVersion) -> LoadedVersion:
+        """The snapshot of a variant's version (None: live); live when it cannot be loaded."""
         if (
             pinned is None
             or pinned == live.version
             or pinned in self._unloadable
             or pinned in self._corrupt
         ):
-            return route, live
+            return live
         try:
-            return route, self._load_or_mark_corrupt(pinned)
+            return self._load_or_mark_corrupt(pinned)
         except KEEP_LAST_GOOD:
             # A pinned variant's version vanished (e.g. cleaned up): serve live, and ask the
             # store again after the next refresh rather than on every request of the variant.
             self._unloadable.add(pinned)
-            return route, live
+            return live
 
     def check_store(self) -> bool:
         """Ping the store; the answer is also the ``nbrec_store_up`` gauge."""

@@ -5,6 +5,8 @@ default when no experiment runs. ``Route``, ``NO_EXPERIMENT`` and ``Slate`` are 
 only: the experiments package uses these types. A variant may be
 answered by an online policy (a bandit) instead of a model's precomputed lists: a
 ``PolicyHook`` (``nbrec.experiments.hooks.BanditVariants``) names that policy for a route.
+A route may also be answered by an ``Interleaver``: one answer blending two model versions'
+lists (the service looks both up as usual, the interleaver picks and names each item's team).
 """
 
 from __future__ import annotations
@@ -64,3 +66,23 @@ class PolicyHook(Protocol):
     """The policy that answers a route, or None for a model-version route (the common case)."""
 
     def policy(self, route: Route) -> VariantPolicy | None: ...
+
+    def interleaver(self, route: Route) -> Interleaver | None:
+        """The blend answering ``route`` (an interleaving experiment's users), else None."""
+        ...
+
+
+class Interleaver(Protocol):
+    """Blends two model versions' lists into one answer (an interleaving experiment).
+
+    ``versions``: (a, b), None meaning the live version. ``interleave`` gets both versions'
+    filtered lists (best first) and a key (the request id) that makes the blend reproducible;
+    it returns the items and each one's team (``"a"``/``"b"``), logged as the RR line's ``teams``.
+    """
+
+    name: str  # logged as the RR line's ``policy``
+    versions: tuple[str | None, str | None]
+
+    def interleave(
+        self, list_a: list[str], list_b: list[str], k: int, key: str
+    ) -> tuple[list[str], list[str]]: ...

@@ -31,7 +31,14 @@ from nbrec.serving.live import (  # noqa: F401 (NO_MODEL, NotReady: part of this
 )
 from nbrec.serving.loaded_version import LoadedVersion, pick
 from nbrec.serving.prometheus import ServingMetrics
-from nbrec.serving.routing import LiveRouter, PolicyHook, Route, Router, VariantPolicy
+from nbrec.serving.routing import (
+    Interleaver,
+    LiveRouter,
+    PolicyHook,
+    Route,
+    Router,
+    VariantPolicy,
+)
 from nbrec.serving.schemas import RecommendRequest, SimilarItemsRequest, as_list
 from nbrec.store import FeatureStore, Ranked, StoreError
 
@@ -102,9 +109,15 @@ class RecommendationService(FeedbackHandling, LiveVersions):
         filters = {key: set(as_list(v)) for key, v in req.filters.items()} if req.filters else {}
         unknown = snap.unknown_filter_values(filters) if filters else None
         policy = self.policy_for(route)
-        if policy is None:
+        blend = self.interleaver_for(route)
+        extra: dict[str, Any] = {"policy": policy.name} if policy is not None else {}
+        propensities = None
+        if blend is not None:
+            items, scores, fallback, extra = self._interleaved(
+                blend, req, snap, filters, request_id
+            )
+        elif policy is None:
             items, scores, fallback = self._model_answer(req, snap, filters)
-            propensities = None
         else:
             items, scores, propensities, fallback = self._policy_answer(policy, req, snap, filters)
         payload = {
@@ -120,7 +133,6 @@ class RecommendationService(FeedbackHandling, LiveVersions):
         self._observe(route, version, fallback, scores)
         if self.rr_log is not None:
             ids = (request_id, user, version, route.experiment, route.variant)
-            extra = {"policy": policy.name} if policy is not None else {}
             self.rr_log.log(request_line(
                 *ids, k=req.k, items=items, scores=scores, propensities=propensities,
                 fallback=fallback, latency_ms=round((time.perf_counter() - start) * 1000, 3),
@@ -157,6 +169,35 @@ class RecommendationService(FeedbackHandling, LiveVersions):
             items += more_items
             scores += more_scores
         return items, scores, fallback
+
+    def _interleaved(
+        self,
+        blend: Interleaver,
+        req: RecommendRequest,
+        snap: LoadedVersion,
+        filters: dict[str, set[str]],
+        request_id: str,
+    ) -> tuple[list[str], list[float | None], str | None, dict[str, Any]]:
+        """Both versions' answers (``snap`` is version a's), blended; extra RR fields: the
+        teams, the interleaver and both versions."""
+        snap_b = self._pinned(blend.versions[1], self._live_snapshot())
+        items_a, scores_a, fallback = self._model_answer(req, snap, filters)
+        items_b, scores_b, fallback_b = self._model_answer(req, snap_b, filters)
+        items, teams = blend.interleave(items_a, items_b, req.k, request_id)
+        score = {
+            "a": dict(zip(items_a, scores_a, strict=True)),
+            "b": dict(zip(items_b, scores_b, strict=True)),
+        }
+        scores = [score[t][i] for i, t in zip(items, teams, strict=True)]
+        versions = [snap.version, snap_b.version]
+        extra = {"policy": blend.name, "teams": teams, "versions": versions}
+        return items, scores, fallback or fallback_b, extra
+
+    def interleaver_for(self, route: Route) -> Interleaver | None:
+        """The blend answering ``route`` (an interleaving experiment), None otherwise."""
+        if self.policies is None or route.variant is None:
+            return None
+        return self.policies.interleaver(route)
 
     def policy_for(self, route: Route) -> VariantPolicy | None:
         """The online policy answering ``route`` (a bandit variant), None for a model version."""
