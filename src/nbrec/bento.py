@@ -71,6 +71,8 @@ class NbrecService:
     @bentoml.on_shutdown
     def shutdown(self) -> None:
         self.core.close()
+        if http.dashboard_page is not None:  # its child process, if it started one
+            http.dashboard_page.close()
 
 
 # POST to the API paths skips BentoML's context object, exception middleware and routing

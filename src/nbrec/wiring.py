@@ -14,6 +14,7 @@ from nbrec.events import open_journal
 from nbrec.events.status import LoopStatusCollector
 from nbrec.experiments.hooks import experiment_hooks
 from nbrec.monitoring import dashboard_html_path, register_collectors, store_reference_loader
+from nbrec.monitoring.live_dashboard import DashboardPage
 from nbrec.rrlog.writer import RRLogger
 from nbrec.serving.guard import GuardedStore
 from nbrec.serving.http import ServingApp
@@ -77,9 +78,12 @@ def build_service(
 
 
 def start(http: ServingApp, settings: Settings | None = None) -> RecommendationService:
-    """Build the service, attach it and the dashboard to ``http``, load the live version."""
+    """Build the service, attach it and the dashboards (live page, rendered report) to
+    ``http``, load the live version."""
+    settings = settings or get_settings()
     service = build_service(settings)
     http.dashboard_path = dashboard_html_path
+    http.dashboard_page = DashboardPage(settings.logs_path, settings.warehouse or None)
     http.service = service
     service.refresh()
     return service

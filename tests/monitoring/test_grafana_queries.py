@@ -160,7 +160,7 @@ def test_dashboard_from_the_services_own_logs_is_served(home, service):
         time.sleep(0.2)
     time.sleep(1.0)
     build_dashboard(home / "logs", out_dir=home / "var" / "reports")
-    answer = httpx.get(f"{service}/dashboard", timeout=10)
+    answer = httpx.get(f"{service}/dashboard/report", timeout=10)  # the live page is /dashboard
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"].startswith("text/html")
     assert answer.text.count("<img") >= 5 and "popularity-v1" in answer.text

@@ -96,14 +96,22 @@ def test_health_ready_metrics(client):
     assert len(series) == len(set(series)), "a series is exported twice"
 
 
-def test_dashboard_is_served_once_rendered(client, workdir):
-    missing = client.get("/dashboard")
+def test_report_is_served_once_rendered(client, workdir):
+    missing = client.get("/dashboard/report")
     assert missing.status_code == 404 and "make report" in missing.json()["error"]
     reports = workdir / "var" / "reports"
     reports.mkdir(parents=True, exist_ok=True)
     (reports / "performance_report.html").write_text("<html>report</html>")
-    shown = client.get("/dashboard")
+    shown = client.get("/dashboard/report")
     assert shown.status_code == 200 and shown.text == "<html>report</html>"
+
+
+def test_dashboard_is_a_page_from_the_first_start(client):
+    page = client.get("/dashboard")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    # earlier tests sent traffic: figures, or the page saying they are being computed
+    shown = ("No traffic yet", "Preparing the dashboard", "Per model version and variant")
+    assert any(text in page.text for text in shown), page.text[:500]
 
 
 BAD = [

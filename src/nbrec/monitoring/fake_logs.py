@@ -81,7 +81,7 @@ def _request(
     """One request event and the feedback events it drew."""
     request_id = uuid.UUID(int=int(rng.integers(0, 2**63))).hex
     ids = (request_id, user, arm.model_version, experiment if arm.variant else None, arm.variant)
-    ts = when.isoformat()
+    ts = _iso(when)
     if rng.random() < ERROR_SHARE:  # a refused request: logged by the service with no items
         return [request_line(*ids, k=None, items=[], scores=[], propensities=None, fallback=None,
                              latency_ms=None, status=422, error="invalid RecommendRequest", ts=ts)]  # fmt: skip
@@ -93,7 +93,13 @@ def _request(
     events = [request_line(*ids, k=k, items=items, scores=scores, propensities=None,
                            fallback=fallback, latency_ms=latency, ts=ts)]  # fmt: skip
     if rng.random() < arm.click_prob:
-        later = (when + timedelta(seconds=float(rng.uniform(1, 60)))).isoformat()
+        later = _iso(when + timedelta(seconds=float(rng.uniform(1, 60))))
         item = items[int(rng.integers(0, k))]
         events += [feedback_line(*ids, item, event, ts=later) for event in ("view", "click")]
     return events
+
+
+def _iso(when) -> str:
+    """The service's timestamp format (``nbrec.rrlog.schema``): milliseconds, ``Z``; the
+    warehouse's reader parses exactly that."""
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -39,7 +39,8 @@ def metric_bars(summary: pd.DataFrame, metrics: list[str], title: str, columns: 
     labels = group_label(summary)
     colors = [f"C{i}" for i in range(len(summary))]
     for ax, metric in zip(axes.flat, metrics, strict=False):
-        ax.bar(labels, summary[metric].fillna(0), color=colors)
+        bars = ax.bar(labels, summary[metric].fillna(0), color=colors)
+        ax.bar_label(bars, fmt="%.3g", fontsize=8)  # a bar of 0 still shows its value
         ax.set_title(LABELS.get(metric, metric))
         ax.tick_params(axis="x", labelsize=8)
     for ax in list(axes.flat)[len(metrics) :]:

@@ -24,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from nbrec.events.journal import JournalUnavailable
 from nbrec.serving.admin import ADMIN_PATHS, admin_routes
+from nbrec.serving.apidocs import docs_routes
 from nbrec.serving.body import BodyDeadline, HTTPError, parse, user_of
 from nbrec.serving.loaded_version import InvalidFilter
 from nbrec.serving.schemas import FeedbackRequest, RecommendRequest, SimilarItemsRequest
@@ -32,10 +33,17 @@ from nbrec.settings import get_settings
 
 logger = logging.getLogger("nbrec.serving")
 JSON = "application/json"
+HTML = "text/html; charset=utf-8"
+NO_DASHBOARD = (
+    "<!doctype html><html lang='en'><head><meta charset='utf-8'><meta http-equiv='refresh' "
+    "content='5'><title>nbrec dashboard</title></head><body><p>The service is starting; the "
+    "dashboard appears here in a moment.</p></body></html>"
+)
 API_PATHS = ("/recommend", "/similar_items", "/feedback")
 # Every path the service (nbrec's routes and BentoML's) answers: a label of its own each.
 KNOWN_PATHS = frozenset((*API_PATHS, *ADMIN_PATHS, "/healthz", "/readyz", "/livez", "/metrics",
-                         "/dashboard", "/openapi.json", "/docs.json", "/"))  # fmt: skip
+                         "/dashboard", "/dashboard/report", "/openapi.json", "/docs",
+                         "/docs.json", "/"))  # fmt: skip
 
 
 def json_response(payload: Any, status: int = 200) -> Response:
@@ -127,8 +135,9 @@ async def counted(app, serving: ServingApp, scope: Scope, receive: Receive, send
 class ServingApp:
     """The Starlette app; ``service`` is attached at start-up (building the app does no work).
 
-    ``dashboard_path()`` finds the rendered product dashboard (None: not built yet); the
-    composition root (``nbrec.wiring``) plugs in the monitoring's.
+    ``dashboard_path()`` finds the rendered product report (None: not built yet) and
+    ``dashboard_page(query) -> (status, html)`` renders the live dashboard; the composition
+    root (``nbrec.wiring``) plugs in the monitoring's.
     """
 
     def __init__(
@@ -138,6 +147,8 @@ class ServingApp:
     ):
         self.service = service
         self.dashboard_path = dashboard_path
+        # (query string) -> (status, html): the live dashboard (nbrec.monitoring.live_dashboard)
+        self.dashboard_page: Callable[[dict[str, str]], tuple[int, str]] | None = None
         self.handlers: dict[str, Callable] = {}  # API path -> raw ASGI handler (POST only)
         self.body_deadline = BodyDeadline(get_settings().body_timeout)
         self.app = Router(
@@ -153,6 +164,8 @@ class ServingApp:
                 Route("/readyz", self.readyz),
                 Route("/metrics", self.metrics),
                 Route("/dashboard", self.dashboard),
+                Route("/dashboard/report", self.report),
+                *docs_routes(),  # / (redirect), /docs: Swagger UI for /openapi.json
                 Route("/openapi.json", self.openapi),
                 *admin_routes(lambda: self.service),  # 404 unless NBREC_ADMIN_TOKEN is set
             ]
@@ -247,7 +260,17 @@ class ServingApp:
         return json_response(found, 200 if found["ready"] else 503)
 
     async def dashboard(self, request: Request) -> Response:
-        """The product dashboard rendered by the ops report flow (nbrec.monitoring)."""
+        """The live product dashboard (``dashboard_page``, plugged in at start-up), computed in
+        a worker thread: the event loop keeps answering the API meanwhile."""
+        from starlette.concurrency import run_in_threadpool
+
+        if self.dashboard_page is None:
+            return Response(NO_DASHBOARD, status_code=503, media_type=HTML)
+        status, body = await run_in_threadpool(self.dashboard_page, dict(request.query_params))
+        return Response(body, status_code=status, media_type=HTML)
+
+    async def report(self, request: Request) -> Response:
+        """The product report notebook rendered by the ops report flow (nbrec.monitoring)."""
         from starlette.responses import FileResponse
 
         path = self.dashboard_path() if self.dashboard_path is not None else None

@@ -106,13 +106,77 @@ def _responses(ok: type[BaseModel], errors: dict[str, str]) -> dict[str, Any]:
     return out
 
 
-def _post(summary: str, body: type[BaseModel] | None, ok, errors, admin=False) -> dict[str, Any]:
-    operation: dict[str, Any] = {"summary": summary, "responses": _responses(ok, errors)}
+# Request examples that work against the demo's service (`make demo`: the synthetic data set,
+# users u0000.., items i000.., categories cat01..): /docs offers them in "Try it out".
+EXAMPLES: dict[str, dict[str, dict[str, Any]]] = {
+    "/recommend": {
+        "known user": {"value": {"user_id": "u0001", "k": 5}},
+        "filtered": {"value": {"user_id": "u0001", "k": 5, "filters": {"category": "cat03"}}},
+        "excluding items": {"value": {"user_id": "u0001", "k": 5, "exclude": ["i001", "i002"]}},
+        "new user with features": {
+            "value": {"user_id": "new-user", "k": 3, "user_features": {"country": "DE"}}
+        },
+    },
+    "/similar_items": {"an item": {"value": {"item_id": "i001", "k": 5}}},
+    "/feedback": {
+        "click": {"value": {"user_id": "u0001", "item_id": "i042", "event": "click"}},
+        "rating": {
+            "value": {"user_id": "u0001", "item_id": "i042", "event": "rating", "value": 4.5}
+        },
+    },
+    "/admin/promote": {"a version": {"value": {"version": "v0123456789ab"}}},
+}
+TAGS = [
+    {"name": "recommendations", "description": "The request path: answers from the feature store"},
+    {"name": "operations", "description": "Health, metrics, the dashboard and these docs"},
+    {"name": "admin", "description": "Change what is live (only with NBREC_ADMIN_TOKEN set)"},
+]
+
+
+def _post(
+    path: str, summary: str, body: type[BaseModel] | None, ok, errors, admin=False
+) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "tags": ["admin" if admin else "recommendations"],
+        "responses": _responses(ok, errors),
+    }
     if body is not None:
-        operation["requestBody"] = {"required": True, **_json(body)}
+        content = _json(body)
+        if path in EXAMPLES:
+            content["content"]["application/json"]["examples"] = EXAMPLES[path]
+        operation["requestBody"] = {"required": True, **content}
     if admin:
         operation["security"] = [{"adminToken": []}]
     return {"post": operation}
+
+
+def _get(summary: str, media: str, description: str = "", codes: dict | None = None) -> dict:
+    responses = {"200": {"description": "OK", "content": {media: {}}}}
+    for code, why in (codes or {}).items():
+        responses[code] = {"description": why, "content": {media: {}}}
+    return {
+        "get": {"summary": summary, "description": description, "tags": ["operations"],
+                "responses": responses}
+    }  # fmt: skip
+
+
+OPERATIONS_PATHS = {
+    "/healthz": _get("The process is up", "application/json"),
+    "/readyz": _get(
+        "The store answers and a model version is live", "application/json",
+        codes={"503": "not ready: starting, no live version, or the store is down"},
+    ),
+    "/metrics": _get("Prometheus metrics (nbrec's and BentoML's)", "text/plain"),
+    "/dashboard": _get(
+        "The live product dashboard (HTML)", "text/html",
+        "Per model version and experiment variant, from the RR logs and the warehouse; "
+        "query parameters start, end (YYYY-MM-DD), version, variant, refresh=1.",
+        {"400": "a bad date or range"},
+    ),
+    "/openapi.json": _get("This document", "application/json"),
+    "/docs": _get("Swagger UI for this document (HTML)", "text/html"),
+}  # fmt: skip
 
 
 @lru_cache(maxsize=1)
@@ -125,22 +189,30 @@ def openapi_document() -> dict[str, Any]:
     similar_errors = ERRORS
     plain_errors = {k: v for k, v in ERRORS.items() if k != "404"}
     paths = {
-        "/recommend": _post("Top-k items for a user", RecommendRequest, RecommendResponse,
-                            plain_errors),
-        "/similar_items": _post("Items similar to an item", SimilarItemsRequest,
-                                SimilarItemsResponse, similar_errors),
-        "/feedback": _post("A user's interaction with an item", FeedbackRequest,
+        "/recommend": _post("/recommend", "Top-k items for a user", RecommendRequest,
+                            RecommendResponse, plain_errors),
+        "/similar_items": _post("/similar_items", "Items similar to an item",
+                                SimilarItemsRequest, SimilarItemsResponse, similar_errors),
+        "/feedback": _post("/feedback", "A user's interaction with an item", FeedbackRequest,
                            FeedbackResponse, {**plain_errors, "503": FEEDBACK_503}),
-        "/admin/reload": _post("Re-read the live pointer", None, AdminResponse, ADMIN_ERRORS,
-                               admin=True),
-        "/admin/promote": _post("Make a registered version live", PromoteRequest, AdminResponse,
-                                ADMIN_ERRORS, admin=True),
-        "/admin/rollback": _post("Make the previous live version live", None, AdminResponse,
-                                 ADMIN_ERRORS, admin=True),
+        **OPERATIONS_PATHS,
+        "/admin/reload": _post("/admin/reload", "Re-read the live pointer", None,
+                               AdminResponse, ADMIN_ERRORS, admin=True),
+        "/admin/promote": _post("/admin/promote", "Make a registered version live",
+                                PromoteRequest, AdminResponse, ADMIN_ERRORS, admin=True),
+        "/admin/rollback": _post("/admin/rollback", "Make the previous live version live",
+                                 None, AdminResponse, ADMIN_ERRORS, admin=True),
     }  # fmt: skip
     return {
         "openapi": "3.1.0",
-        "info": {"title": "nbrec recommender", "version": "1"},
+        "info": {
+            "title": "nbrec recommender",
+            "version": "1",
+            "description": "Recommendations from the live model version, feedback, health and "
+            "metrics. Every answer carries request_id and model_version; a refusal says what "
+            "was wrong in error.",
+        },
+        "tags": TAGS,
         "paths": paths,
         "components": {
             "schemas": defs["$defs"],
