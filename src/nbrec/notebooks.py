@@ -81,24 +81,73 @@ def run_notebook(
 
 
 def render_html(notebook: Path, exclude_input: bool = False) -> Path:
-    """Render an executed notebook to HTML next to it (``exclude_input`` hides code cells)."""
+    """Render an executed notebook to HTML next to it (``exclude_input`` hides code cells).
+
+    The page works offline: nothing is loaded from a CDN (nbconvert's template asks for
+    MathJax and require.js there); a notebook with math gets the vendored MathJax inlined
+    (``nbrec/static/mathjax``). stderr output (library warnings such as tqdm's) is not shown:
+    it stays in the executed notebook.
+    """
     import nbformat
     from nbconvert import HTMLExporter
 
+    node = nbformat.read(notebook, as_version=4)
+    for cell in node.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if not _is_stderr(o)]
+    has_math = any(
+        cell.cell_type == "markdown" and ("$" in cell.source or "\\(" in cell.source)
+        for cell in node.cells
+    )
     exporter = HTMLExporter(exclude_input=exclude_input, log=_EXPORT_LOG)
-    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    body, _ = exporter.from_notebook_node(node)
     target = notebook.with_suffix(".html")
-    target.write_text(body, encoding="utf-8")
+    target.write_text(offline_html(body, has_math), encoding="utf-8")
     return target
 
 
-def record_results(path: str | Path, **results) -> dict:
-    """Write ``results`` as JSON to ``path``: the last cell of every notebook calls this."""
+def _is_stderr(output) -> bool:
+    return output.get("output_type") == "stream" and output.get("name") == "stderr"
+
+
+MATHJAX = Path(__file__).resolve().parent / "static" / "mathjax" / "tex-svg.js"
+MATHJAX_CONFIG = (
+    "window.MathJax = {tex: {inlineMath: [['$', '$'], ['\\\\(', '\\\\)']], "
+    "displayMath: [['$$', '$$'], ['\\\\[', '\\\\]']], processEscapes: true}, "
+    "svg: {fontCache: 'global'}};"
+)
+
+
+def offline_html(body: str, math: bool) -> str:
+    """nbconvert's page without its CDN scripts; the local MathJax inlined when ``math``."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(body, "html.parser")
+    for script in soup.find_all("script"):
+        source = script.get("src") or ""
+        remote = source.startswith(("http:", "https:")) or "https://" in (script.string or "")
+        # The module script imports mermaid from a CDN (for mermaid diagrams: nbrec has none).
+        if script.get("type") == "text/x-mathjax-config" or remote:
+            script.decompose()
+    if math:
+        config = soup.new_tag("script")
+        config.string = MATHJAX_CONFIG
+        engine = soup.new_tag("script")
+        engine.string = MATHJAX.read_text(encoding="utf-8")
+        soup.head.append(config)
+        soup.head.append(engine)
+    return str(soup)
+
+
+def record_results(path: str | Path, **results) -> None:
+    """Write ``results`` as JSON to ``path``: the last cell of every notebook calls this.
+
+    Returns nothing, so the notebook's last cell shows no raw dict of every figure.
+    """
     clean = {key: _jsonable(value) for key, value in results.items()}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(clean, indent=2, default=str))
-    return clean
 
 
 def read_results(path: str | Path) -> dict:

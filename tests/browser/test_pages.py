@@ -58,6 +58,11 @@ def service(tmp_path_factory):
         yield url, work
 
 
+def on_machine(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("file", "data", "about") or parts.hostname in LOCAL_HOSTS
+
+
 class Watched:
     """A page that records every request, console error and page error."""
 
@@ -77,15 +82,11 @@ class Watched:
         # Anything off the machine is refused (and recorded above, so the test fails on it).
         self.context.route(
             "**/*",
-            lambda route: (
-                route.continue_()
-                if urlsplit(route.request.url).hostname in LOCAL_HOSTS
-                else route.abort()
-            ),
+            lambda route: route.continue_() if on_machine(route.request.url) else route.abort(),
         )
 
     def off_machine(self) -> list[str]:
-        return [u for u in self.requests if urlsplit(u).hostname not in LOCAL_HOSTS | {None}]
+        return [u for u in self.requests if not on_machine(u)]
 
     def close(self) -> None:
         self.context.close()

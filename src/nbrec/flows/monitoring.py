@@ -8,7 +8,7 @@ from prefect.logging import get_run_logger
 from prefect.tasks import exponential_backoff
 
 from nbrec.constants import DEFAULT_K
-from nbrec.pipeline import live_check
+from nbrec.pipeline import live_check, run_artifacts
 from nbrec.validation import ValidationFailed
 
 
@@ -28,7 +28,9 @@ def monitoring(sample: int = 500, k: int = DEFAULT_K) -> dict:
     report = check_live(sample, k)
     if report is None:
         get_run_logger().warning("no live model version: nothing to check")
+        run_artifacts.live_check("No live model version: nothing to check.", None, None)
         return {"live": None}
+    run_artifacts.live_check(report.summary(), report.success, str(report.report_path))
     if not report.success:
         raise ValidationFailed(report)
     get_run_logger().info(report.summary())

@@ -13,7 +13,8 @@ import argparse
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from nbrec.monitoring.dashboard import build_dashboard
+from nbrec.monitoring.dashboard import build_dashboard, report_summary
+from nbrec.pipeline import run_artifacts
 
 HOURLY = "0 * * * *"
 
@@ -36,6 +37,7 @@ def performance_report(
     """Rebuild the dashboard HTML; return its path."""
     html = render_dashboard(log_dir, leaderboard_path, out_dir, catalog_size)
     print(f"performance report: {html}")
+    run_artifacts.performance_report(html, report_summary(html))
     return html
 
 

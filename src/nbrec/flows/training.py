@@ -25,6 +25,7 @@ from nbrec.pipeline import (
     lifecycle,
     model_store,
     notebook_runs,
+    run_artifacts,
     scoring,
     snapshot,
     status,
@@ -182,7 +183,10 @@ def train(params: TrainingParams) -> dict:
     decision = gate.decide(chosen.score, rivals.popularity, rivals.live, params.margin,
                            params.tolerance, params.metric)  # fmt: skip
     logger.info(f"gate: {'pass' if decision.passed else 'REJECT'}: {decision.reason}")
+    run_artifacts.leaderboard(chosen.tried, params.metric, chosen.model, rivals.popularity)
+    run_artifacts.gate(decision.as_dict(), params.metric, params.margin, params.tolerance)
     if not decision.passed:
+        run_artifacts.run_validation(params.run_name)
         return {"status": "rejected", "version": None, "reason": decision.reason,
                 "live": rivals.live_version, "gate": decision.as_dict()}  # fmt: skip
 
@@ -210,9 +214,12 @@ def train(params: TrainingParams) -> dict:
     reason = f"{decision.reason}; " + ("registered" if saved else "already registered") + (
         ", published" if published else ", already published")  # fmt: skip
     logger.info(f"{version} ({chosen.model}) is live: {reason}")
-    return {"status": "completed", "version": version, "reason": reason, "model": chosen.model,
-            "previous": rivals.live_version, "gate": decision.as_dict(),
-            "registered": saved}  # fmt: skip
+    result = {"status": "completed", "version": version, "reason": reason, "model": chosen.model,
+              "previous": rivals.live_version, "gate": decision.as_dict(),
+              "registered": saved}  # fmt: skip
+    run_artifacts.run_validation(params.run_name)
+    run_artifacts.published(result, params.top_n)
+    return result
 
 
 def run_training(**params) -> dict:

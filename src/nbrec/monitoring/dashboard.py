@@ -60,3 +60,18 @@ def build_dashboard(
     shutil.copyfile(rendered, staging)
     staging.replace(target)
     return target
+
+
+def report_summary(html: str | Path) -> list[dict]:
+    """The per-group figures the report at ``html`` recorded (its run's results JSON), rounded;
+    empty if there are none."""
+    import json
+
+    results = Path(html).parent / "run" / "results.json"
+    if not results.is_file():
+        return []
+    rows = json.loads(results.read_text()).get("summary") or []
+    return [
+        {key: round(value, 4) if isinstance(value, float) else value for key, value in row.items()}
+        for row in rows
+    ]

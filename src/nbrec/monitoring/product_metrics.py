@@ -204,13 +204,34 @@ def model_names() -> dict[str, str]:
         return {}
 
 
+def validation_figures() -> pd.DataFrame:
+    """Per registered version, the validation figure ``nbrec train`` recorded, as the column
+    ``offline_<metric>`` (``offline_ndcg@10``); empty without a model store."""
+    try:
+        from nbrec.pipeline import model_store
+
+        versions = model_store.list_model_versions()
+    except Exception:  # no model store: the leaderboard file (if any) stands alone
+        return pd.DataFrame(columns=["model_version"])
+    rows = [
+        {"model_version": v.version, f"offline_{v.metrics['metric']}": v.metrics.get("candidate")}
+        for v in versions
+        if v.metrics.get("metric")
+    ]
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["model_version"])
+
+
 def offline_vs_online(
-    online: pd.DataFrame, leaderboard: pd.DataFrame, models: dict[str, str] | None = None
+    online: pd.DataFrame,
+    leaderboard: pd.DataFrame,
+    models: dict[str, str] | None = None,
+    validation: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Online figures next to the offline ones of the model each version was trained from.
 
     A version's model comes from ``models`` (the model store: pipeline versions are hashes), else
     from the longest leaderboard ``model`` name the version contains (``popularity-20260101``);
+    ``validation`` (``validation_figures()``) fills in each version's own validation figure;
     unmatched versions keep NaN offline figures.
     """
     names = sorted(
@@ -227,4 +248,12 @@ def offline_vs_online(
     offline = leaderboard.rename(
         columns={c: f"offline_{c}" for c in leaderboard.columns if c != "model"}
     )
-    return frame.merge(offline, on="model", how="left") if names else frame
+    frame = frame.merge(offline, on="model", how="left") if names else frame
+    # ``validation``: a version's own validation figure (from the model store) wherever the
+    # leaderboard has none for it.
+    for column in (validation if validation is not None else pd.DataFrame()).columns:
+        if column == "model_version":
+            continue
+        own = frame["model_version"].map(validation.set_index("model_version")[column])
+        frame[column] = frame[column].fillna(own) if column in frame else own
+    return frame

@@ -81,7 +81,11 @@ def offline_online(frame: pd.DataFrame, pairs: list[tuple[str, str]], title: str
             ax.bar([i - 0.2 for i in x], frame[off].fillna(0), width=0.4, label=f"offline {off}")
         ax.bar([i + 0.2 for i in x], frame[on].fillna(0), width=0.4, label=f"online {on}")
         ax.set_xticks(list(x), labels, fontsize=8)
-        ax.set_title(f"{off or '(no leaderboard)'} vs {on}")
+        ax.set_title(f"{off} vs {on}" if off else f"online {on} (no offline figure)")
+        if not off:  # say why, on the chart itself
+            ax.text(0.5, 0.95, "no offline figure for these versions: not trained by\n"
+                    "nbrec train (model store) and no leaderboard file given",
+                    transform=ax.transAxes, ha="center", va="top", fontsize=8)  # fmt: skip
         ax.legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
