@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.service.server import NBREC, running_service
+from tests.serving.server import NBREC, running_service
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("NBREC_CHROMIUM", "/usr/bin/chromium")
