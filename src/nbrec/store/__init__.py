@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nbrec.errors import BadValueError
 from nbrec.redaction import redact_url
 from nbrec.settings import get_settings
 from nbrec.store.base import (
@@ -55,7 +56,7 @@ def open_store(url: str | None = None, request_timeout: float | None = None) -> 
         from nbrec.store.redis_store import RedisStore
 
         return RedisStore(url, request_timeout=request_timeout)
-    raise ValueError(
+    raise BadValueError(
         f"unsupported store URL {redact_url(url)!r}: use '' (SQLite under var/), 'sqlite:///path/file.db' "
         "'redis://host:port/db' or 'redis+cluster://host:port' (NBREC_STORE_URL)"
     )
