@@ -17,7 +17,7 @@ def test_publish_fits_and_makes_live(tmp_path):
               "--version", "cli-1", "--top-n", "20"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output)
+    summary = json.loads(result.stdout)  # progress goes to stderr
     assert summary["version"] == "cli-1" and summary["live"] is True and summary["users"] > 0
     store = open_store(url)
     assert store.live_version() == "cli-1" and len(store.popular("cli-1")[0]) == 20
