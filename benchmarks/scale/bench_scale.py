@@ -332,10 +332,10 @@ NOTES = """
   run was still reading back its own publish, to finish before the deadline; both shared the
   cores. Publish into SQLite 670 s and into Redis 493 s for 100k users (item-kNN top-100),
   peak RSS of that step 0.71 GiB: the top-N is kept as arrays, each user's list built as written.
-- ALS alone at the large size (`--size large --als-fit`, 20M events, under a 10 GiB cap):
-  generating the data took ~25 min at load 15-20; ALS iterations took 195 s then ~97 s each as
-  the load fell (7 of 15 done after 13.5 min): about 20-25 min for the fit at that load, over
-  the 5-minute goal; not re-measured on an idle machine.
+- ALS alone at the large size (`--size large --als-fit` under `prlimit --as=10GiB`): the fit on
+  15.9M distinct pairs took 1312 s while the load fell from ~20 to ~5; its iterations went from
+  195 s to 25-35 s each as the cores freed up, so an idle machine would be near 15 x 30 s, about
+  7-8 min: over the 5-minute goal either way.
 - Not measured (not done): the large size end to end, the service's p50/p99 at half of its
   peak from the 1M-user store and its start-up time. By construction the service loads no
   per-user data at start-up or refresh (version info, popular list, item metadata and item
