@@ -8,13 +8,13 @@ import threading
 import numpy as np
 import pytest
 
-from nbrec.store import FeatureStore, StoredEmbeddings, StoreError, VersionTables, open_store
+from nbrec.store import Embeddings, FeatureStore, StoreError, VersionTables, open_store
 from nbrec.store.base import RECENT_SEEN
 
 
 def tables(tag: str, n_users: int = 5, with_embeddings: bool = True) -> VersionTables:
     rng = np.random.default_rng(len(tag))
-    emb = StoredEmbeddings(
+    emb = Embeddings(
         item_ids=["i1", "i2", "i3"],
         item_vectors=rng.random((3, 4), dtype=np.float32),
         item_bias=np.array([0.1, 0.2, 0.3], dtype=np.float32),

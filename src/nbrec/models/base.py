@@ -14,7 +14,6 @@ import inspect
 import json
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Literal, Self
 
@@ -23,6 +22,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from nbrec.constants import DEFAULT_K, ITEM_COL, RANK_COL, SCORE_COL, USER_COL
+from nbrec.embeddings import Embeddings
 
 # TrainingData and top_k live beside this module; importable from here as before.
 from nbrec.models.ranking import _frame, exclude, top_k  # noqa: F401
@@ -37,22 +37,6 @@ SCORE_BUFFER = 1 << 24
 
 class UnknownUserError(KeyError):
     """``recommend(..., unknown="raise")`` met users the model was not fitted on."""
-
-
-@dataclass
-class Embeddings:
-    """Vectors that let the service score a user by one dot product at request time.
-
-    A user with side features f (names in ``user_feature_names``) scores item i as
-    ``(sum of user_feature_vectors[f]) . item_vectors[i] + item_bias[i]``: that is how a
-    cold-start user who brings only features is served. Rows of ``item_vectors`` follow
-    the model's ``item_ids_``.
-    """
-
-    item_vectors: np.ndarray  # n_items x d
-    item_bias: np.ndarray  # n_items
-    user_feature_vectors: np.ndarray  # n_user_features x d
-    user_feature_names: list[str]
 
 
 class Recommender(SimilarItems, ABC):

@@ -217,6 +217,7 @@ class LightFMRecommender(Recommender):
 
     def embeddings(self) -> Embeddings:
         return Embeddings(
+            item_ids=[str(i) for i in self.item_ids_],
             item_vectors=self.item_vectors_.astype(np.float32),
             item_bias=self.item_bias_.astype(np.float32),
             user_feature_vectors=self.user_feature_vectors_.astype(np.float32),
@@ -230,9 +231,8 @@ class LightFMRecommender(Recommender):
     def score_user_features(self, features: list[str]) -> np.ndarray:
         """Scores of every item for a new user known only by ``features`` (e.g. 'gender=F')."""
         self._check_fitted()
-        rows = pd.Index(self.user_feature_names_).get_indexer(features)
-        vector = self.user_feature_vectors_[rows[rows >= 0]].sum(axis=0)
-        return self.item_vectors_ @ vector + self.item_bias_
+        emb = self.embeddings()
+        return emb.scores(emb.feature_rows(features))
 
     def recommend_from_features(self, users: pd.DataFrame, k: int = DEFAULT_K) -> pd.DataFrame:
         """Top-``k`` for new users given only their rows of a user side table (cold start)."""

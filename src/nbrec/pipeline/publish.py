@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from nbrec.constants import DEFAULT_K, DEFAULT_SEED, ITEM_COL, TOP_N, VERSIONS_KEPT
 from nbrec.models.base import Recommender, top_k
-from nbrec.store import FeatureStore, StoredEmbeddings, VersionTables, open_store
+from nbrec.store import FeatureStore, VersionTables, open_store
 
 SIMILAR_N = 20  # similar items kept per item
 SIM_BLOCK = 512  # items per block of item x item similarity rows
@@ -107,19 +107,6 @@ def item_metadata(items: pd.DataFrame | None, item_ids: pd.Index) -> dict[str, d
     return meta
 
 
-def stored_embeddings(model: Recommender) -> StoredEmbeddings | None:
-    emb = model.embeddings()
-    if emb is None:
-        return None
-    return StoredEmbeddings(
-        item_ids=[str(i) for i in model.item_ids_],
-        item_vectors=np.asarray(emb.item_vectors, dtype=np.float32),
-        item_bias=np.asarray(emb.item_bias, dtype=np.float32),
-        user_feature_names=list(emb.user_feature_names),
-        user_feature_vectors=np.asarray(emb.user_feature_vectors, dtype=np.float32),
-    )
-
-
 def score_reference_from_recs(
     user_recs: Mapping[str, tuple[list, list[float]]],
     k: int = DEFAULT_K,
@@ -157,7 +144,7 @@ def build_tables(
         "n_items": len(model.item_ids_),
         "top_n": top_n,
     }
-    emb = stored_embeddings(model)
+    emb = model.embeddings()
     info["has_embeddings"] = emb is not None
     user_recs = user_top_n(model, top_n)
     # The scores this version will serve: the service's score-shift reference for it.

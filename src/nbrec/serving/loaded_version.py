@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from nbrec.embeddings import Embeddings
 from nbrec.serving.schemas import as_list
-from nbrec.store import FeatureStore, Ranked, StoredEmbeddings
+from nbrec.store import FeatureStore, Ranked
 
 COLD_CANDIDATES = 300  # cold-start scores are ranked over this many best items, then filtered
 
@@ -35,7 +36,7 @@ class LoadedVersion:
         info: dict[str, Any],
         popular: Ranked,
         item_meta: dict[str, dict[str, Any]],
-        embeddings: StoredEmbeddings | None,
+        embeddings: Embeddings | None,
     ):
         self.version = version
         self.info = info
@@ -111,8 +112,7 @@ class LoadedVersion:
         emb = self.embeddings
         if emb is None or not names:
             return None
-        user = emb.user_feature_vectors[[self.feature_index[n] for n in names]].sum(axis=0)
-        scores = emb.item_vectors @ user + emb.item_bias
+        scores = emb.scores(np.asarray([self.feature_index[n] for n in names], dtype=np.int64))
         n = min(COLD_CANDIDATES, len(scores))
         top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
         top = top[np.argsort(-scores[top], kind="stable")]

@@ -13,9 +13,9 @@ from nbrec.errors import BadValueError
 from nbrec.redaction import redact_url
 from nbrec.settings import get_settings
 from nbrec.store.base import (
+    Embeddings,
     FeatureStore,
     Ranked,
-    StoredEmbeddings,
     StoreError,
     VersionTables,
 )
@@ -24,7 +24,7 @@ __all__ = [
     "FeatureStore",
     "Ranked",
     "StoreError",
-    "StoredEmbeddings",
+    "Embeddings",
     "VersionTables",
     "open_store",
 ]

@@ -19,6 +19,7 @@ import numpy as np
 import orjson
 
 from nbrec.constants import VERSIONS_KEPT
+from nbrec.embeddings import Embeddings
 
 # A ranked list: item ids and their scores, best first.
 Ranked = tuple[list[str], list[float]]
@@ -31,17 +32,6 @@ class StoreError(RuntimeError):
 
 
 @dataclass
-class StoredEmbeddings:
-    """Request-time scoring vectors of one version (rows follow ``item_ids``)."""
-
-    item_ids: list[str]
-    item_vectors: np.ndarray  # n_items x d, float32
-    item_bias: np.ndarray  # n_items, float32
-    user_feature_names: list[str]
-    user_feature_vectors: np.ndarray  # n_features x d, float32
-
-
-@dataclass
 class VersionTables:
     """Everything published for one model version (see ``nbrec.pipeline.publish``)."""
 
@@ -50,7 +40,7 @@ class VersionTables:
     popular: Ranked
     similar: dict[str, Ranked] = field(default_factory=dict)
     item_meta: dict[str, dict[str, Any]] = field(default_factory=dict)
-    embeddings: StoredEmbeddings | None = None
+    embeddings: Embeddings | None = None
 
 
 def dumps(value: Any) -> bytes:
@@ -67,7 +57,7 @@ def ranked_from_json(raw: bytes | str | None) -> Ranked | None:
     return items, scores
 
 
-def embeddings_to_blobs(emb: StoredEmbeddings) -> dict[str, bytes]:
+def embeddings_to_blobs(emb: Embeddings) -> dict[str, bytes]:
     """Embeddings as named byte strings: a JSON header plus raw float32 arrays."""
     vectors = np.ascontiguousarray(emb.item_vectors, dtype="<f4")
     features = np.ascontiguousarray(emb.user_feature_vectors, dtype="<f4")
@@ -84,14 +74,14 @@ def embeddings_to_blobs(emb: StoredEmbeddings) -> dict[str, bytes]:
     }
 
 
-def embeddings_from_blobs(blobs: dict[str, bytes | None]) -> StoredEmbeddings | None:
+def embeddings_from_blobs(blobs: dict[str, bytes | None]) -> Embeddings | None:
     if not blobs.get("emb_header"):
         return None
     header = loads(blobs["emb_header"])
     dim = header["dim"]
     items = np.frombuffer(blobs["emb_items"] or b"", dtype="<f4").reshape(-1, dim)
     feats = np.frombuffer(blobs["emb_features"] or b"", dtype="<f4").reshape(-1, dim)
-    return StoredEmbeddings(
+    return Embeddings(
         item_ids=header["item_ids"],
         item_vectors=items,
         item_bias=np.frombuffer(blobs["emb_bias"] or b"", dtype="<f4"),
@@ -126,7 +116,7 @@ class FeatureStore(Protocol):
     def popular(self, version: str) -> Ranked: ...
     def similar(self, version: str, item_id: str) -> Ranked | None: ...
     def item_meta(self, version: str, item_ids: list[str] | None = None) -> dict[str, dict]: ...
-    def item_vectors(self, version: str) -> StoredEmbeddings | None: ...
+    def item_vectors(self, version: str) -> Embeddings | None: ...
 
     # -- per-user recently seen items, bandit counters --------------------------------------
     def add_seen(self, user_id: str, item_id: str) -> None: ...

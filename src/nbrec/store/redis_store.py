@@ -23,8 +23,8 @@ from nbrec.redaction import redact_url
 from nbrec.store.base import (
     HISTORY_LENGTH,
     RECENT_SEEN,
+    Embeddings,
     Ranked,
-    StoredEmbeddings,
     StoreError,
     VersionTables,
     check_version_name,
@@ -243,7 +243,7 @@ class RedisStore:
         return {i: loads(v) for i, v in zip(item_ids, values, strict=True) if v is not None}
 
     @store_errors
-    def item_vectors(self, version: str) -> StoredEmbeddings | None:
+    def item_vectors(self, version: str) -> Embeddings | None:
         values = self.clients.bulk.hmget(self.keys.version(version, "blob"), list(EMB_KEYS))
         return embeddings_from_blobs(dict(zip(EMB_KEYS, values, strict=True)))
 

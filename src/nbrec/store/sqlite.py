@@ -20,8 +20,8 @@ from nbrec.constants import VERSIONS_KEPT
 from nbrec.store.base import (
     HISTORY_LENGTH,
     RECENT_SEEN,
+    Embeddings,
     Ranked,
-    StoredEmbeddings,
     StoreError,
     VersionTables,
     check_version_name,
@@ -220,7 +220,7 @@ class SQLiteStore:
         wanted = None if item_ids is None else set(item_ids)
         return {k: loads(v) for k, v in rows if wanted is None or k in wanted}
 
-    def item_vectors(self, version: str) -> StoredEmbeddings | None:
+    def item_vectors(self, version: str) -> Embeddings | None:
         rows = self._query(
             "SELECT key, value FROM kv WHERE version = ? AND kind = 'blob' AND key LIKE 'emb_%'",
             (version,),
