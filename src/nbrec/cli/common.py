@@ -7,7 +7,7 @@ import functools
 import typer
 from rich.console import Console
 
-from nbrec.errors import UserError
+from nbrec.errors import BadValueError, UserError
 
 console = Console(stderr=True)
 OPTIONS = {"debug": False}  # set by ``nbrec --debug``: every error shows its traceback
@@ -29,3 +29,9 @@ def user_errors(func):
             raise typer.Exit(2) from None
 
     return wrapper
+
+
+def check_format(format: str, allowed: tuple[str, ...] = ("table", "json")) -> None:
+    """Refuse an output ``--format`` the command does not have (a user error)."""
+    if format not in allowed:
+        raise BadValueError(f"--format must be {' or '.join(allowed)}, got {format!r}")

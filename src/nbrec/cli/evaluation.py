@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from nbrec.cli.common import user_errors
+from nbrec.cli.common import check_format, user_errors
 from nbrec.constants import DEFAULT_K, DEFAULT_SEED
 from nbrec.data import load_dataset
 from nbrec.data.files import parse_mapping
@@ -44,8 +44,7 @@ def leaderboard(
     Progress (one line per model and per tuning trial) goes to stderr, so stdout stays the
     table or the JSON.
     """
-    if format not in {"table", "json"}:
-        raise BadValueError(f"--format must be table or json, got {format!r}")
+    check_format(format)
     if time_budget is not None and time_budget <= 0:
         raise BadValueError(f"--time-budget must be > 0 seconds, got {time_budget}")
     if max_trials < 1:

@@ -9,8 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from nbrec.cli.common import user_errors
-from nbrec.errors import BadValueError, MissingFileError
+from nbrec.cli.common import check_format, user_errors
+from nbrec.errors import MissingFileError
 
 app = typer.Typer(
     help="Experiments: what runs, who gets what, and did it help.", no_args_is_help=True
@@ -87,8 +87,7 @@ def analyze(
     from nbrec.rrlog.reader import read_rr_logs
     from nbrec.settings import get_settings
 
-    if format not in {"table", "json"}:
-        raise BadValueError(f"--format must be table or json, got {format!r}")
+    check_format(format)
     experiment = find_experiment(_experiments(folder), name)
     from nbrec.events.reader import rr_table
 
@@ -101,12 +100,7 @@ def analyze(
         return
     requests, feedback = read_rr_logs(folder_of_logs, lines=lines)
     report = run(experiment, requests, feedback, covariates=pre_period(requests, feedback, name))
-    payload = json.dumps(report.to_dict(), indent=2, default=_plain)
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(payload)
-    if format == "json":
-        print(payload)
+    if _write_report(report.to_dict(), out, format):
         return
     table = Table(title=f"experiment {name}")
     table.add_column("variant")
@@ -159,12 +153,7 @@ def _analyze_interleaving(experiment, log_dir: Path, lines, format: str, out: Pa
     shown = read_interleaved(log_dir, experiment.name, lines=lines)
     names = (experiment.variants[0].name, experiment.variants[1].name)
     report = analyze_interleaving(shown, feedback, names, experiment.alpha)
-    payload = json.dumps(report, indent=2, default=_plain)
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(payload)
-    if format == "json":
-        print(payload)
+    if _write_report(report, out, format):
         return
     a, b = names
     console.print(
@@ -203,8 +192,7 @@ def aa(
     from nbrec.experiments.traffic import Traffic
     from nbrec.experiments.trust import aa_peeking
 
-    if format not in {"table", "json"}:
-        raise ValueError(f"--format must be table or json, got {format!r}")
+    check_format(format)
     result = aa_peeking(Traffic(), runs, users, peeks, alpha=alpha, mde=mde, seed=seed)
     summary = {
         "runs": runs, "peeks": peeks, "users": users, "alpha": alpha, "mde": mde,
@@ -244,3 +232,14 @@ def _plain(value):
     if hasattr(value, "item"):
         return value.item()
     return str(value)
+
+
+def _write_report(report: dict, out: Path | None, format: str) -> bool:
+    """Save the report as JSON to ``out`` (if given); print it and say so when format is json."""
+    payload = json.dumps(report, indent=2, default=_plain)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(payload)
+    if format == "json":
+        print(payload)
+    return format == "json"

@@ -13,8 +13,7 @@ from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
 
-from nbrec.cli.common import user_errors
-from nbrec.errors import BadValueError
+from nbrec.cli.common import check_format, user_errors
 
 RUNS_SHOWN = 5
 
@@ -155,8 +154,7 @@ def status(
     format: str = typer.Option("text", help="text | json"),
 ) -> None:
     """What is live, the last pipeline runs and their outcome, the store and its health."""
-    if format not in ("text", "json"):
-        raise BadValueError(f"--format must be text or json, got {format!r}")
+    check_format(format, ("text", "json"))
     found = collect_status(url)
     if format == "json":
         print(json.dumps(found, indent=2, default=str))

@@ -57,16 +57,7 @@ def read_rr_logs(
         )
     con = duckdb.connect()
     try:
-        if lines is not None:
-            con.register("rr_lines", lines)
-            con.execute("CREATE TEMP VIEW logs AS SELECT * FROM rr_lines")
-        else:
-            # A view cannot take prepared parameters: the paths go in as quoted SQL literals.
-            quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-            con.execute(
-                f"CREATE TEMP VIEW logs AS SELECT * FROM read_json([{quoted}], "
-                "format='newline_delimited', union_by_name=true, ignore_errors=true)"
-            )
+        _logs_view(con, files, lines)
         present = {row[0] for row in con.execute("DESCRIBE logs").fetchall()}
         requests = _select(con, present, "request", REQUEST_COLUMNS, experiment)
         feedback = _select(con, present, "feedback", FEEDBACK_COLUMNS, None)
@@ -94,14 +85,7 @@ def read_interleaved(log_dir: str | Path, experiment: str, lines=None) -> pd.Dat
         return pd.DataFrame(columns=columns)
     con = duckdb.connect()
     try:
-        if lines is not None:
-            con.register("logs", lines)
-        else:
-            quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-            con.execute(
-                f"CREATE TEMP VIEW logs AS SELECT * FROM read_json([{quoted}], "
-                "format='newline_delimited', union_by_name=true, ignore_errors=true)"
-            )
+        _logs_view(con, files, lines)
         present = {row[0] for row in con.execute("DESCRIBE logs").fetchall()}
         if not {"kind", "experiment", "teams"} <= present:
             return pd.DataFrame(columns=columns)
@@ -159,3 +143,17 @@ def _plain(value):
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"cannot write {type(value).__name__} to an RR log")
+
+
+def _logs_view(con, files: list[str], lines) -> None:
+    """A view ``logs`` over the given Arrow ``lines`` or else the JSONL ``files``."""
+    if lines is not None:
+        con.register("rr_lines", lines)
+        con.execute("CREATE TEMP VIEW logs AS SELECT * FROM rr_lines")
+        return
+    # A view cannot take prepared parameters: the paths go in as quoted SQL literals.
+    quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+    con.execute(
+        f"CREATE TEMP VIEW logs AS SELECT * FROM read_json([{quoted}], "
+        "format='newline_delimited', union_by_name=true, ignore_errors=true)"
+    )
