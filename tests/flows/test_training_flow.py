@@ -9,12 +9,21 @@ import pytest
 
 from nbrec.data import write_parquet_dataset
 from nbrec.data.schema import Dataset
+from nbrec.data.synthetic import generate
 from nbrec.pipeline import lifecycle, model_store
 from nbrec.pipeline.status import read_status
 from nbrec.store import open_store
 from nbrec.validation import ValidationFailed
 
 pytestmark = pytest.mark.flows
+
+
+@pytest.fixture(scope="module")
+def tiny_data(pipeline_home):
+    """This module's own tiny data. A version is named by its data and parameters, so another
+    module's item-kNN run on the session's data (without notebooks) would be this first run."""
+    dataset = generate(users=200, items=80, interactions=4_000, seed=12)
+    return write_parquet_dataset(dataset, pipeline_home / "data" / "tiny-training-flow")
 
 
 @pytest.fixture(scope="module")
