@@ -11,7 +11,9 @@ the lookup itself (see benchmarks/serving/RESULTS.md). nbrec logs and measures i
 itself (RR log, nbrec_* metrics), so they skip BentoML's tracing spans and access-log lines;
 BentoML's HTTP metrics middleware cannot skip paths (``NBREC_BENTOML_METRICS=false`` drops it).
 ``ApiFastPath`` (a middleware added with BentoML's ``add_asgi_middleware``) hands API requests
-to nbrec's handlers before BentoML's context object, exception middleware and routing.
+to nbrec's handlers before BentoML's context object, exception middleware and routing, and at
+start-up puts ``nbrec.serving.fastlane.FastLane`` in front of BentoML's middlewares: API
+requests then skip them all, BentoML's HTTP metrics and timeout done by the lane.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import gc
 
 import bentoml
 
-from nbrec.serving.http import API_PATHS, ApiFastPath, ServingApp
+from nbrec.serving.fastlane import ApiFastPath
+from nbrec.serving.http import API_PATHS, ServingApp
 from nbrec.settings import get_settings
 
 http = ServingApp()  # the service object is attached in __init__, inside the worker
@@ -75,6 +78,5 @@ class NbrecService:
             http.dashboard_page.close()
 
 
-# POST to the API paths skips BentoML's context object, exception middleware and routing
-# (its metrics, tracing, access-log and timeout middlewares still wrap them).
+# POST to the API paths skips BentoML's middlewares (nbrec.serving.fastlane).
 NbrecService.add_asgi_middleware(ApiFastPath, serving=http)

@@ -77,61 +77,6 @@ class _AsgiApp:
         return self.app(scope, receive, send)
 
 
-class ApiFastPath:
-    """ASGI middleware sending ``POST`` to the API paths straight to nbrec's raw handlers.
-
-    The bento installs it with ``Service.add_asgi_middleware``: it then runs inside BentoML's
-    HTTP metrics, tracing, access-log and timeout middlewares, and in front of its per-request
-    context object (a Request and context variables for ``@bentoml.api`` handlers), exception
-    middleware and router (BentoML's routes, the mount, nbrec's router), which the raw
-    handlers do not use: about a fifth of the CPU per request (benchmarks/serving/RESULTS.md).
-    ``GET /readyz`` goes to nbrec's readiness too: BentoML's own answers an empty body, and a
-    load balancer (and people) should see ``degraded`` and the reason.
-    Anything else (other paths, other methods: 405) takes the normal way.
-    """
-
-    def __init__(self, app, serving: ServingApp) -> None:
-        self.app = app
-        self.handlers = serving.handlers
-        self.serving = serving
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        if scope["method"] == "POST":
-            handler = self.handlers.get(scope["path"])
-            if handler is not None:
-                return await handler(scope, receive, send)  # counts and logs itself
-        app = self.serving.app if scope["path"] == "/readyz" else self.app
-        await counted(app, self.serving, scope, receive, send)
-
-
-async def counted(app, serving: ServingApp, scope: Scope, receive: Receive, send: Send) -> None:
-    """Run ``app`` and count its answer in ``nbrec_requests_total``, under the path if it is one
-    of the service's, else ``other``: made-up paths never make new series. An answer BentoML
-    gives instead (its timeout, 504) is counted too."""
-    start, status = time.perf_counter(), 0
-
-    async def send_status(message) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-        await send(message)
-
-    try:
-        await app(scope, receive, send_status)
-    except asyncio.CancelledError:
-        status = status or 504
-        raise
-    finally:
-        service = serving.service
-        if service is not None and status:
-            endpoint = scope["path"] if scope["path"] in KNOWN_PATHS else "other"
-            m = service.metrics
-            m.child(m.requests, endpoint, str(status)).inc()
-            m.child(m.request_duration, endpoint).observe(time.perf_counter() - start)
-
-
 class ServingApp:
     """The Starlette app; ``service`` is attached at start-up (building the app does no work).
 
@@ -178,11 +123,12 @@ class ServingApp:
         middleware cost more than nbrec's whole lookup.
         """
 
-        async def handle(scope: Scope, receive: Receive, send: Send) -> None:
+        async def handle(scope: Scope, receive: Receive, send: Send) -> int:
+            """Answer; returns the status sent."""
             start = time.perf_counter()
             request_id = new_request_id()
             try:
-                await answer(scope, receive, send, start, request_id)
+                return await answer(scope, receive, send, start, request_id)
             except asyncio.CancelledError:  # BentoML's timeout answered (504): count and log it
                 service = self.service
                 if service is not None:
@@ -192,7 +138,7 @@ class ServingApp:
                     service.log_error(path, 504, request_id, None, "timed out in the service")
                 raise
 
-        async def answer(scope, receive, send, start: float, request_id: str) -> None:
+        async def answer(scope, receive, send, start: float, request_id: str) -> int:
             service = self.service
             body = b""
             headers: list[tuple[bytes, bytes]] = []
@@ -246,6 +192,7 @@ class ServingApp:
                 m = service.metrics
                 m.child(m.requests, path, str(status)).inc()
                 m.child(m.request_duration, path).observe(time.perf_counter() - start)
+            return status
 
         self.handlers[path] = handle
         return _AsgiApp(handle)

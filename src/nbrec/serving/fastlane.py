@@ -1,0 +1,261 @@
+"""The worker's ASGI front for the API: ``POST /recommend``, ``/similar_items``, ``/feedback``.
+
+BentoML wraps every request in its middlewares, outermost first: Starlette's error middleware,
+its HTTP metrics, an OpenTelemetry span, an access-log line, a timeout (a task, a future and a
+timer per request), then its context object, exception middleware and routers. For the API paths
+most of them do nothing (nbrec lists them in ``tracing.excluded_urls`` and the access log's
+``skip_paths``; its handlers catch every exception and never use the context object), yet
+together they cost about as much CPU as nbrec's whole answer (benchmarks/serving/RESULTS.md).
+
+``FastLane`` becomes the outermost layer of the worker's app at start-up (``ApiFastPath`` puts
+it there when the lifespan passes through) and hands API requests straight to nbrec's handlers,
+doing itself what BentoML's layers would have done for them:
+
+- BentoML's HTTP metrics (when on): the same metric objects, the same labels and values
+  (``bentoml_service_request_total``, ``..._request_duration_seconds``,
+  ``..._request_in_progress``), the children looked up once per path and status instead of
+  four ``labels(**kwargs)`` calls per request;
+- BentoML's timeout (``traffic.timeout``): one watchdog task for all requests instead of a
+  task, a future and a timer each; an overdue request is cancelled and answered 504 with
+  BentoML's message (nbrec's handler counts and logs it, as before).
+
+It is installed only if every layer it would skip is one of those known above; anything else
+(CORS, a concurrency limit, another metrics middleware) keeps the normal way for everything.
+Every other request (other paths, other methods) takes BentoML's whole stack, unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import time
+from collections.abc import Callable
+
+import orjson
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from nbrec.serving.http import KNOWN_PATHS
+
+logger = logging.getLogger("nbrec.serving")
+
+# BentoML's layers in front of the service's own middlewares, and what the lane does for each.
+SKIPPABLE = {
+    "ServerErrorMiddleware": "nbrec's handlers answer every exception themselves",
+    "RunnerTrafficMetricsMiddleware": "recorded by the lane (BentoMLMetrics)",
+    "OpenTelemetryMiddleware": "the API paths are in tracing.excluded_urls",
+    "AccessLogMiddleware": "the API paths are in logging.access.skip_paths",
+    "TimeoutMiddleware": "enforced by the lane (Deadlines)",
+}
+
+
+class BentoMLMetrics:
+    """What BentoML's ``RunnerTrafficMetricsMiddleware`` records for an HTTP request, on its
+    own metric objects, with each labelled child looked up once."""
+
+    def __init__(self, middleware) -> None:
+        if not middleware._is_setup:
+            middleware._setup()
+        self.mw = middleware
+        # The same server_context object the middleware reads its labels from.
+        self.context = importlib.import_module(type(middleware).__module__).server_context
+        self._progress: dict[str, object] = {}
+        self._done: dict[tuple[str, int], tuple[object, object]] = {}
+        self._stamped: dict[str, bool] = {}
+
+    def _names(self) -> dict[str, str]:
+        c = self.context
+        return {"service_name": c.bento_name, "service_version": c.bento_version,
+                "runner_name": c.service_name}  # fmt: skip
+
+    def start(self, path: str):
+        """Count the request in progress (and its timestamp, unless its path is skipped);
+        returns the in-progress child, to ``dec()`` when done."""
+        stamped = self._stamped.get(path)
+        if stamped is None:
+            stamped = self._stamped[path] = not path.startswith(tuple(self.mw.skip_paths))
+        if stamped:
+            self.mw.metrics_last_request_timestamp.labels(**self._names()).set_to_current_time()
+        found = self._progress.get(path)
+        if found is None:
+            labels = self._names()
+            found = self.mw.metrics_request_in_progress.labels(endpoint=path, **labels)
+            self._progress[path] = found
+        found.inc()
+        return found
+
+    def done(self, path: str, status: int, seconds: float) -> None:
+        found = self._done.get((path, status))
+        if found is None:
+            labels = {"endpoint": path, **self._names(), "http_response_code": status}
+            found = self._done[(path, status)] = (
+                self.mw.metrics_request_total.labels(**labels),
+                self.mw.metrics_request_duration.labels(**labels),
+            )
+        found[0].inc()
+        found[1].observe(max(seconds, 0))
+
+
+class Deadlines:
+    """Cancels requests still running ``timeout`` seconds after they started: one watchdog
+    task that wakes a few times a second, a dict entry per request."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._running: dict[asyncio.Task, float] = {}
+        self._expired: set[asyncio.Task] = set()
+        self._watchdog: asyncio.Task | None = None
+
+    def enter(self, task: asyncio.Task) -> None:
+        self._running[task] = time.monotonic() + self.timeout
+        if self._watchdog is None or self._watchdog.done():
+            self._watchdog = asyncio.get_running_loop().create_task(self._watch())
+
+    def leave(self, task: asyncio.Task) -> bool:
+        """Forget ``task``; True if the watchdog cancelled it (the cancellation is undone)."""
+        self._running.pop(task, None)
+        if task in self._expired:
+            self._expired.discard(task)
+            task.uncancel()
+            return True
+        return False
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(min(self.timeout / 4, 0.25))
+            now = time.monotonic()
+            for task, deadline in list(self._running.items()):
+                if deadline <= now and task not in self._expired:
+                    self._expired.add(task)
+                    task.cancel()
+
+
+class FastLane:
+    """The outermost ASGI layer: API requests to nbrec's handlers, the rest to ``stack``."""
+
+    def __init__(self, stack: ASGIApp, handlers: dict[str, Callable], metrics: BentoMLMetrics | None,
+                 timeout: float | None) -> None:  # fmt: skip
+        self.stack = stack
+        self.handlers = handlers
+        self.metrics = metrics
+        self.deadlines = Deadlines(timeout) if timeout else None
+        message = f"Not able to process the request in {timeout} seconds"
+        self.timeout_body = orjson.dumps({"error": message})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            handler = self.handlers.get(scope["path"])
+            if handler is not None:
+                return await self._api(handler, scope, receive, send)
+        await self.stack(scope, receive, send)
+
+    async def _api(self, handler, scope: Scope, receive: Receive, send: Send) -> None:
+        path, metrics, deadlines = scope["path"], self.metrics, self.deadlines
+        start = time.perf_counter()
+        progress = metrics.start(path) if metrics is not None else None
+        task = asyncio.current_task() if deadlines is not None else None
+        if task is not None:
+            deadlines.enter(task)
+        status = 0
+        try:
+            status = await handler(scope, receive, send)
+        except asyncio.CancelledError:
+            if task is None or not deadlines.leave(task):
+                raise
+            task = None
+            status = 504  # BentoML's answer to a request over traffic.timeout
+            await send({"type": "http.response.start", "status": 504, "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", b"%d" % len(self.timeout_body))]})  # fmt: skip
+            await send({"type": "http.response.body", "body": self.timeout_body})
+        finally:
+            if task is not None:
+                deadlines.leave(task)
+            if progress is not None:
+                progress.dec()
+        if metrics is not None and status:
+            metrics.done(path, status, time.perf_counter() - start)
+
+
+def install(app, handlers: dict[str, Callable], inner: object) -> FastLane | None:
+    """Put a ``FastLane`` in front of ``app``'s built middleware stack (a Starlette app), if
+    every layer down to ``inner`` (the ``ApiFastPath`` instance) is one it can stand in for."""
+    stack = getattr(app, "middleware_stack", None)
+    if stack is None or isinstance(stack, FastLane):
+        return None
+    metrics, timeout, layer, skipped = None, None, stack, []
+    while layer is not inner:
+        name = type(layer).__name__
+        skipped.append(name)
+        if name not in SKIPPABLE:
+            logger.warning("API fast lane not installed: %s in front of the service", name)
+            return None
+        if name == "RunnerTrafficMetricsMiddleware":
+            metrics = BentoMLMetrics(layer)
+        elif name == "TimeoutMiddleware":
+            timeout = layer.timeout
+        layer = getattr(layer, "app", None)
+        if layer is None:
+            return None
+    lane = app.middleware_stack = FastLane(stack, handlers, metrics, timeout)
+    logger.info("API fast lane in front of %s", ", ".join(skipped))
+    return lane
+
+
+class ApiFastPath:
+    """ASGI middleware sending ``POST`` to the API paths straight to nbrec's raw handlers.
+
+    The bento installs it with ``Service.add_asgi_middleware``: it then runs inside BentoML's
+    HTTP metrics, tracing, access-log and timeout middlewares, and in front of its per-request
+    context object (a Request and context variables for ``@bentoml.api`` handlers), exception
+    middleware and router (BentoML's routes, the mount, nbrec's router), which the raw
+    handlers do not use: about a fifth of the CPU per request (benchmarks/serving/RESULTS.md).
+    ``GET /readyz`` goes to nbrec's readiness too: BentoML's own answers an empty body, and a
+    load balancer (and people) should see ``degraded`` and the reason.
+    Anything else (other paths, other methods: 405) takes the normal way.
+    When the lifespan passes through at start-up, it puts ``FastLane`` in front of BentoML's
+    middlewares: API requests then reach their handlers before all of them.
+    """
+
+    def __init__(self, app, serving) -> None:
+        self.app = app
+        self.handlers = serving.handlers
+        self.serving = serving
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "lifespan" and "app" in scope:
+                install(scope["app"], self.handlers, self)
+            return await self.app(scope, receive, send)
+        if scope["method"] == "POST":
+            handler = self.handlers.get(scope["path"])
+            if handler is not None:
+                return await handler(scope, receive, send)  # counts and logs itself
+        app = self.serving.app if scope["path"] == "/readyz" else self.app
+        await counted(app, self.serving, scope, receive, send)
+
+
+async def counted(app, serving, scope: Scope, receive: Receive, send: Send) -> None:
+    """Run ``app`` and count its answer in ``nbrec_requests_total``, under the path if it is one
+    of the service's, else ``other``: made-up paths never make new series. An answer BentoML
+    gives instead (its timeout, 504) is counted too."""
+    start, status = time.perf_counter(), 0
+
+    async def send_status(message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        await send(message)
+
+    try:
+        await app(scope, receive, send_status)
+    except asyncio.CancelledError:
+        status = status or 504
+        raise
+    finally:
+        service = serving.service
+        if service is not None and status:
+            endpoint = scope["path"] if scope["path"] in KNOWN_PATHS else "other"
+            m = service.metrics
+            m.child(m.requests, endpoint, str(status)).inc()
+            m.child(m.request_duration, endpoint).observe(time.perf_counter() - start)
