@@ -6,23 +6,27 @@ that score a cold-start user with one dot product. A live pointer names the vers
 it flips atomically. Besides versions, a store keeps per-user recently-seen items and bandit
 counters (atomic increments) shared by all service workers.
 
-Nothing is pickled: ranked lists and metadata are JSON, vectors raw little-endian float32.
+Nothing is pickled: per-user lists are item codes and float32 scores against the version's
+item table (``nbrec.store.ranked``), other ranked lists and metadata JSON, vectors raw
+little-endian float32.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import orjson
+import pandas as pd
 
-from nbrec.constants import VERSIONS_KEPT
+from nbrec.constants import ITEM_COL, RANK_COL, SCORE_COL, USER_COL, VERSIONS_KEPT
 from nbrec.embeddings import Embeddings
+from nbrec.store.ranked import CorruptList, ItemTable, Ranked
 
-# A ranked list: item ids and their scores, best first.
-Ranked = tuple[list[str], list[float]]
 RECENT_SEEN = 50  # per user, newest first; older ones drop off
 HISTORY_LENGTH = 20  # previous live versions remembered for rollback
 
@@ -36,7 +40,7 @@ class VersionTables:
     """Everything published for one model version (see ``nbrec.pipeline.publish``)."""
 
     info: dict[str, Any]
-    user_recs: dict[str, Ranked]
+    user_recs: Mapping[str, Ranked]  # a ``RankedTable`` when published from a model
     popular: Ranked
     similar: dict[str, Ranked] = field(default_factory=dict)
     item_meta: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -55,6 +59,74 @@ def ranked_from_json(raw: bytes | str | None) -> Ranked | None:
         return None
     items, scores = loads(raw)
     return items, scores
+
+
+class ItemTables:
+    """The item tables of the versions a store reads, loaded once per version and process.
+
+    ``load(version)`` returns the stored table (None: the version's lists are JSON, published
+    before tables existed). A list that does not fit the cached table makes it reload once (the
+    version was deleted and published again under its name); still not fitting is a
+    ``StoreError``. Bounded: a few versions' item ids, never per-user data.
+    """
+
+    def __init__(self, load: Callable[[str], bytes | None], size: int = 8):
+        self._load, self._size = load, size
+        self._tables: OrderedDict[str, ItemTable | None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, version: str) -> ItemTable | None:
+        try:
+            return self._tables[version]
+        except KeyError:
+            pass
+        with self._lock:
+            if version not in self._tables:
+                blob = self._load(version)
+                self._tables[version] = ItemTable.from_blob(blob) if blob is not None else None
+                while len(self._tables) > self._size:
+                    self._tables.popitem(last=False)
+            return self._tables[version]
+
+    def forget(self, version: str) -> None:
+        with self._lock:
+            self._tables.pop(version, None)
+
+    def _checked(self, version: str, read: Callable[[ItemTable | None], Any]) -> Any:
+        try:
+            return read(self.get(version))
+        except CorruptList:
+            self.forget(version)
+        try:
+            return read(self.get(version))
+        except CorruptList as exc:
+            raise StoreError(f"version {version!r}: {exc}") from exc
+
+    def decode(self, version: str, raw: bytes | None) -> Ranked | None:
+        if raw is None:
+            return None
+        return self._checked(version, lambda t: t.decode(raw) if t else ranked_from_json(raw))
+
+    def decode_many(self, version: str, raws: Sequence[bytes | None]) -> list[Ranked | None]:
+        def read(table: ItemTable | None) -> list[Ranked | None]:
+            decode = table.decode if table else ranked_from_json
+            return [None if raw is None else decode(raw) for raw in raws]
+
+        return self._checked(version, read)
+
+    def top_k_frame(
+        self, version: str, users: Sequence[str], raws: Sequence[bytes | None], k: int
+    ) -> pd.DataFrame:
+        def read(table: ItemTable | None) -> pd.DataFrame:
+            if table is not None:
+                return table.top_k_frame(users, raws, k)
+            rows = [(user, item, float(score), rank)
+                    for user, raw in zip(users, raws, strict=True) if raw is not None
+                    for rank, (item, score) in enumerate(zip(*ranked_from_json(raw), strict=True), 1)
+                    if rank <= k]  # fmt: skip
+            return pd.DataFrame(rows, columns=[USER_COL, ITEM_COL, SCORE_COL, RANK_COL])
+
+        return self._checked(version, read)
 
 
 def embeddings_to_blobs(emb: Embeddings) -> dict[str, bytes]:
@@ -110,6 +182,12 @@ class FeatureStore(Protocol):
     def user_recs(self, version: str, user_id: str) -> Ranked | None: ...
     def user_recs_many(self, version: str, user_ids: Sequence[str]) -> list[Ranked | None]:
         """``user_recs`` of many users in batches (one round trip each), in their order."""
+        ...
+
+    def user_recs_top_k(self, version: str, user_ids: Sequence[str], k: int) -> pd.DataFrame:
+        """The first ``k`` items of many users' lists as a recommendations frame (``user_id,
+        item_id, score, rank``; users without a list left out), read in batches and decoded
+        without building a Python list per user: the pipeline's read-back."""
         ...
 
     def user_view(self, version: str, user_id: str) -> tuple[Ranked | None, list[str]]: ...

@@ -13,6 +13,7 @@ soon as it is built, so both are built on first use: opening a store never conne
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -111,3 +112,28 @@ class RedisClients:
             for client in {id(c): c for c in (self._bulk, self._fast) if c is not None}.values():
                 client.close()
             self._bulk = self._fast = None
+
+
+def hset_batches(client: Client, mappings: Iterable[tuple[str, dict]], batch: int) -> None:
+    """HSET every (key, mapping), about ``batch`` fields per pipeline round trip (a cluster
+    pipeline sends each node its share)."""
+    pipe, queued = client.pipeline(transaction=False), 0
+    for key, mapping in mappings:
+        items = list(mapping.items())  # an empty mapping queues nothing (HSET would refuse it)
+        for lo in range(0, len(items), batch):
+            part = dict(items[lo : lo + batch])
+            pipe.hset(key, mapping=part)
+            queued += len(part)
+            if queued >= batch:
+                pipe.execute()
+                queued = 0
+    if queued:
+        pipe.execute()
+
+
+def unlink_each(client: Client, keys: list[str]) -> None:
+    """One UNLINK per key in a pipeline: a cluster refuses multi-key commands across slots."""
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.unlink(key)
+    pipe.execute()

@@ -12,10 +12,12 @@ of a cluster; redis-py's cluster pipeline groups the commands by node), never on
 from __future__ import annotations
 
 import functools
+import itertools
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
+import pandas as pd
 import redis
 
 from nbrec.constants import VERSIONS_KEPT
@@ -24,6 +26,7 @@ from nbrec.store.base import (
     HISTORY_LENGTH,
     RECENT_SEEN,
     Embeddings,
+    ItemTables,
     Ranked,
     StoreError,
     VersionTables,
@@ -35,10 +38,12 @@ from nbrec.store.base import (
     loads,
     ranked_from_json,
 )
-from nbrec.store.redis_clients import REDIS_ERRORS, RedisClients
+from nbrec.store.ranked import encoded_lists, table_of
+from nbrec.store.redis_clients import REDIS_ERRORS, RedisClients, hset_batches, unlink_each
 from nbrec.store.redis_keys import KeyLayout
 
-BATCH = 2_000  # hash fields written per round trip (a top-100 list is ~2.5 kB)
+BATCH = 2_000  # hash fields written per round trip (a top-100 list is ~800 bytes)
+WRITE_USERS = 20_000  # users grouped by bucket and written per pipeline (~16 MB of lists)
 READ_BATCH = 10_000  # users read per round trip
 EMB_KEYS = ("emb_header", "emb_items", "emb_bias", "emb_features")
 
@@ -70,6 +75,9 @@ class RedisStore:
         # Short timeouts: a slow store must turn into a fallback answer, not a hung request.
         self.clients = RedisClients(url, timeout, request_timeout)
         self.cluster = self.clients.cluster
+        self._tables = ItemTables(
+            lambda v: self.clients.bulk.hget(self.keys.version(v, "blob"), "items")
+        )
 
     # -- versions ---------------------------------------------------------------------------
     @store_errors
@@ -78,19 +86,27 @@ class RedisStore:
         r, keys = self.clients.bulk, self.keys
         if r.zscore(keys.versions, version) is not None:
             raise ValueError(f"version {version!r} already exists; publish under a new version")
-        blobs: dict[str, bytes] = {"popular": dumps(tables.popular)}
+        items = table_of(tables.user_recs)
+        blobs: dict[str, bytes] = {"popular": dumps(tables.popular), "items": items.blob}
         if tables.embeddings is not None:
             blobs.update(embeddings_to_blobs(tables.embeddings))
+        self._tables.forget(version)
         # Marked as being written first: if this publish dies half-way, the next write of the
         # version finds the mark and clears what was left behind (2k keys: only then).
         if not r.sadd(keys.writing, version):
-            self._unlink(keys.all_of_version(version))
-        self._hset_batches(self._bucketed(version, "recs", tables.user_recs))
-        self._hset_batches(self._bucketed(version, "sim", tables.similar))
+            unlink_each(r, keys.all_of_version(version))
+        lists = encoded_lists(tables.user_recs, items)
+        # WRITE_USERS users at a time, grouped by bucket: ~1k HSETs per pipeline, each bucket
+        # written several times over a million users, never all lists in memory at once.
+        while chunk := dict(itertools.islice(lists, WRITE_USERS)):
+            groups = keys.group(version, "recs", chunk)
+            hset_batches(
+                r, ((key, {u: chunk[u] for u in ids}) for key, ids in groups.items()), BATCH
+            )
+        hset_batches(r, self._bucketed(version, "sim", tables.similar), BATCH)
         meta = {i: dumps(m) for i, m in tables.item_meta.items()}
-        self._hset_batches([(keys.version(version, "meta"), meta),
-                            (keys.version(version, "blob"), blobs),
-                            (keys.version(version, "info"), {"info": dumps(tables.info)})])  # fmt: skip
+        hset_batches(r, [(keys.version(version, "meta"), meta), (keys.version(version, "blob"), blobs),
+                         (keys.version(version, "info"), {"info": dumps(tables.info)})], BATCH)  # fmt: skip
         with r.pipeline(transaction=True) as pipe:  # complete, and no longer being written
             pipe.zadd(keys.versions, {version: time.time()})
             pipe.srem(keys.writing, version)
@@ -99,28 +115,6 @@ class RedisStore:
     def _bucketed(self, version: str, kind: str, table: dict[str, Any]):
         for key, ids in self.keys.group(version, kind, table).items():
             yield key, {i: dumps(table[i]) for i in ids}
-
-    def _hset_batches(self, mappings: Iterable[tuple[str, dict]]) -> None:
-        """HSET every (key, mapping), ``BATCH`` fields per pipeline round trip."""
-        pipe, queued = self.clients.bulk.pipeline(transaction=False), 0
-        for key, mapping in mappings:
-            items = list(mapping.items())  # an empty mapping queues nothing (HSET would refuse it)
-            for lo in range(0, len(items), BATCH):
-                part = dict(items[lo : lo + BATCH])
-                pipe.hset(key, mapping=part)
-                queued += len(part)
-                if queued >= BATCH:
-                    pipe.execute()
-                    queued = 0
-        if queued:
-            pipe.execute()
-
-    def _unlink(self, keys: list[str]) -> None:
-        # One UNLINK per key in a pipeline: a cluster refuses multi-key commands across slots.
-        pipe = self.clients.bulk.pipeline(transaction=False)
-        for key in keys:
-            pipe.unlink(key)
-        pipe.execute()
 
     @store_errors
     def set_live(self, version: str) -> None:
@@ -186,7 +180,8 @@ class RedisStore:
                     continue
         # Out of the version list first: nobody starts reading a half-deleted version, and
         # set_live refuses it. Its data keys sit in other slots, so they go afterwards.
-        self._unlink(keys.all_of_version(version))
+        unlink_each(self.clients.bulk, keys.all_of_version(version))
+        self._tables.forget(version)
 
     def cleanup(self, keep: int = VERSIONS_KEPT) -> list[str]:
         return cleanup_versions(self, keep)
@@ -195,13 +190,21 @@ class RedisStore:
     @store_errors
     def user_recs(self, version: str, user_id: str) -> Ranked | None:
         key = self.keys.bucketed(version, "recs", user_id)
-        return ranked_from_json(self.clients.fast.hget(key, user_id))
+        return self._tables.decode(version, self.clients.fast.hget(key, user_id))
 
     @store_errors
     def user_recs_many(self, version: str, user_ids: Sequence[str]) -> list[Ranked | None]:
+        return self._tables.decode_many(version, self._raw_many(version, user_ids))
+
+    @store_errors
+    def user_recs_top_k(self, version: str, user_ids: Sequence[str], k: int) -> pd.DataFrame:
+        users = [str(u) for u in user_ids]
+        return self._tables.top_k_frame(version, users, self._raw_many(version, users), k)
+
+    def _raw_many(self, version: str, user_ids: Sequence[str]) -> list[bytes | None]:
         # Grouped by bucket over all users first: one HMGET per bucket (not per bucket and
         # batch), sent in pipelines of about READ_BATCH users.
-        found: dict[str, Ranked | None] = {}
+        found: dict[str, bytes | None] = {}
         groups = list(self.keys.group(version, "recs", user_ids).items())
         pipe, batch, queued = self.clients.bulk.pipeline(transaction=False), [], 0
         for n, (key, users) in enumerate(groups, 1):
@@ -210,7 +213,7 @@ class RedisStore:
             queued += len(users)
             if queued >= READ_BATCH or n == len(groups):
                 for asked, values in zip(batch, pipe.execute(), strict=True):
-                    found.update(zip(asked, map(ranked_from_json, values), strict=True))
+                    found.update(zip(asked, values, strict=True))
                 batch, queued = [], 0
         return [found[u] for u in user_ids]
 
@@ -222,7 +225,7 @@ class RedisStore:
         pipe.hget(self.keys.bucketed(version, "recs", user_id), user_id)
         pipe.lrange(self.keys.seen(user_id), 0, RECENT_SEEN - 1)
         raw, seen = pipe.execute()
-        return ranked_from_json(raw), [s.decode() for s in seen]
+        return self._tables.decode(version, raw), [s.decode() for s in seen]
 
     @store_errors
     def popular(self, version: str) -> Ranked:

@@ -16,11 +16,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from nbrec.constants import VERSIONS_KEPT
 from nbrec.store.base import (
     HISTORY_LENGTH,
     RECENT_SEEN,
     Embeddings,
+    ItemTables,
     Ranked,
     StoreError,
     VersionTables,
@@ -32,6 +35,7 @@ from nbrec.store.base import (
     loads,
     ranked_from_json,
 )
+from nbrec.store.ranked import encoded_lists, table_of
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS versions (version TEXT PRIMARY KEY, created REAL, complete INTEGER,
@@ -46,7 +50,8 @@ CREATE INDEX IF NOT EXISTS seen_recent ON seen (user_id, seq);
 CREATE TABLE IF NOT EXISTS counters (namespace TEXT, arm TEXT, pulls INTEGER, rewards REAL,
                                      PRIMARY KEY (namespace, arm)) WITHOUT ROWID;
 """
-CHUNK = 5_000
+CHUNK = 20_000  # rows per executemany
+PUBLISH_CACHE_KIB = 256 * 1024  # page cache while publishing: a million-row insert stays in RAM
 READ_BATCH = 900  # users per query (bound parameters; SQLite's limit is 32766)
 
 
@@ -60,6 +65,7 @@ class SQLiteStore:
         self._local = threading.local()
         self._seq_lock = threading.Lock()
         self._last_seq = 0
+        self._tables = ItemTables(lambda version: self._get(version, "blob", "items"))
 
     # -- connections ------------------------------------------------------------------------
     @property
@@ -117,18 +123,22 @@ class SQLiteStore:
         check_version_name(version)
         if version in self.list_versions():
             raise ValueError(f"version {version!r} already exists; publish under a new version")
-        blobs: dict[str, bytes] = {"popular": dumps(tables.popular)}
+        items = table_of(tables.user_recs)
+        blobs: dict[str, bytes] = {"popular": dumps(tables.popular), "items": items.blob}
         if tables.embeddings is not None:
             blobs.update(embeddings_to_blobs(tables.embeddings))
         # A generator, written CHUNK rows per executemany inside one transaction: a million
-        # users' JSON lists are never all in memory at once.
+        # users' lists are never all in memory at once. In key order, each insert appends to
+        # the B-tree instead of splitting pages all over the file.
         rows = itertools.chain(
-            (("recs", u, dumps(r)) for u, r in tables.user_recs.items()),
+            (("recs", u, raw) for u, raw in encoded_lists(tables.user_recs, items, sort=True)),
             (("sim", i, dumps(r)) for i, r in tables.similar.items()),
             (("meta", i, dumps(m)) for i, m in tables.item_meta.items()),
             (("blob", k, v) for k, v in blobs.items()),
         )
+        self._tables.forget(version)
         with self._transaction() as db:
+            db.execute(f"PRAGMA cache_size = -{PUBLISH_CACHE_KIB}")  # this connection's, for now
             db.execute("DELETE FROM kv WHERE version = ?", (version,))
             db.execute(
                 "INSERT OR REPLACE INTO versions VALUES (?, ?, 0, ?)",
@@ -137,6 +147,7 @@ class SQLiteStore:
             while chunk := list(itertools.islice(rows, CHUNK)):
                 db.executemany("INSERT INTO kv VALUES (?, ?, ?, ?)", [(version, *r) for r in chunk])
             db.execute("UPDATE versions SET complete = 1 WHERE version = ?", (version,))
+            db.execute("PRAGMA cache_size = -2000")  # SQLite's default again
 
     def set_live(self, version: str) -> None:
         with self._transaction() as db:
@@ -179,6 +190,7 @@ class SQLiteStore:
                 )
             db.execute("DELETE FROM kv WHERE version = ?", (version,))
             db.execute("DELETE FROM versions WHERE version = ?", (version,))
+        self._tables.forget(version)
 
     def cleanup(self, keep: int = VERSIONS_KEPT) -> list[str]:
         return cleanup_versions(self, keep)
@@ -191,9 +203,16 @@ class SQLiteStore:
         return rows[0][0] if rows else None
 
     def user_recs(self, version: str, user_id: str) -> Ranked | None:
-        return ranked_from_json(self._get(version, "recs", user_id))
+        return self._tables.decode(version, self._get(version, "recs", user_id))
 
     def user_recs_many(self, version: str, user_ids: Sequence[str]) -> list[Ranked | None]:
+        return self._tables.decode_many(version, self._raw_many(version, user_ids))
+
+    def user_recs_top_k(self, version: str, user_ids: Sequence[str], k: int) -> pd.DataFrame:
+        users = [str(u) for u in user_ids]
+        return self._tables.top_k_frame(version, users, self._raw_many(version, users), k)
+
+    def _raw_many(self, version: str, user_ids: Sequence[str]) -> list[bytes | None]:
         found: dict[str, bytes] = {}
         for lo in range(0, len(user_ids), READ_BATCH):
             batch = list(dict.fromkeys(user_ids[lo : lo + READ_BATCH]))
@@ -202,7 +221,7 @@ class SQLiteStore:
                 f"SELECT key, value FROM kv WHERE version = ? AND kind = 'recs' AND key IN ({marks})",
                 (version, *batch),
             ))  # fmt: skip
-        return [ranked_from_json(found.get(u)) for u in user_ids]
+        return [found.get(u) for u in user_ids]
 
     def user_view(self, version: str, user_id: str) -> tuple[Ranked | None, list[str]]:
         return self.user_recs(version, user_id), self.recent_seen(user_id)
