@@ -123,8 +123,8 @@ def after_training(work: Path) -> dict:
     users = model.user_ids_.to_numpy()
     out: dict = {"version": version, "model": model.name, "users": len(users)}
     start = time.perf_counter()
-    for shard in scoring.shards(users[: min(len(users), 50_000)]):
-        scoring.score_shard(model, shard, 10)
+    for shard in scoring.shards(np.arange(min(len(users), 50_000))):
+        scoring.score_rows(model, shard, 100)  # the top-N depth publish writes
     out["scoring_users_per_s"] = min(len(users), 50_000) / (time.perf_counter() - start)
 
     sqlite_path = work / "publish.sqlite"

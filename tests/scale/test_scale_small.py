@@ -9,6 +9,7 @@ import importlib.util
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import psutil
 import pytest
@@ -43,14 +44,14 @@ def test_small_size_end_to_end_within_its_budget(small, tmp_path):
     n_users = small.interactions[USER_COL].nunique()
     assert len(model.user_ids_) == n_users  # fitted on everyone, not on the sample
 
-    parts = [
-        scoring.score_shard(model, shard, 10) for shard in scoring.shards(model.user_ids_, 2_500)
-    ]
-    recs = pd.concat(parts, ignore_index=True)
+    rows = np.arange(n_users)
+    parts = [scoring.score_rows(model, shard, 20) for shard in scoring.shards(rows, 2_500)]
+    ranked = scoring.ranked_table(model, parts)
+    recs = ranked.top_k_frame(10)
     assert recs[USER_COL].nunique() == n_users and len(recs) == 10 * n_users
 
     url = f"sqlite:///{tmp_path / 'store.sqlite'}"
-    summary = publish(model, "small-v1", url, small.items, top_n=20)
+    summary = publish(model, "small-v1", url, small.items, top_n=20, ranked=ranked)
     assert summary["users"] == n_users
     store = open_store(url)
     try:
@@ -59,6 +60,8 @@ def test_small_size_end_to_end_within_its_budget(small, tmp_path):
         assert all(
             r is not None and len(r[0]) == 20 for r in store.user_recs_many("small-v1", some)
         )
+        back = store.user_recs_top_k("small-v1", ranked.user_ids, 10)  # published as scored
+        pd.testing.assert_frame_equal(back, recs)
     finally:
         store.close()
     grown = (psutil.Process().memory_info().rss - rss_before) / 2**30

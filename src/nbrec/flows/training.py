@@ -8,14 +8,14 @@ production is unchanged) or "failed" (e.g. validation: the error names the expec
 
 from __future__ import annotations
 
-import pandas as pd
+import numpy as np
 from prefect import flow, task, unmapped
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 from prefect.tasks import exponential_backoff
 
-from nbrec.constants import DEFAULT_K, TOP_N, USER_COL
+from nbrec.constants import DEFAULT_K, TOP_N
 from nbrec.data.schema import Dataset
 from nbrec.pipeline import (
     candidates,
@@ -96,8 +96,8 @@ def fit_final(chosen: candidates.Candidate, data: Dataset):
 
 
 @task(**STEP)
-def score_shard(model, user_ids, k: int):
-    return scoring.score_shard(model, user_ids, k)
+def score_shard(model, rows, depth: int):
+    return scoring.score_rows(model, rows, depth)
 
 
 @task(**STEP)
@@ -111,8 +111,9 @@ def save_model(model, version: str, metadata: dict) -> bool:
 
 
 @task(**STEP, **RETRY)
-def publish(model, version: str, data: Dataset, params: TrainingParams) -> bool:
-    return lifecycle.publish_version(model, version, open_store(), data.items, params.top_n)
+def publish(model, version: str, data: Dataset, params: TrainingParams, ranked) -> bool:
+    return lifecycle.publish_version(model, version, open_store(), data.items, params.top_n,
+                                     ranked)  # fmt: skip
 
 
 @task(**STEP, **RETRY)
@@ -195,10 +196,13 @@ def train(params: TrainingParams) -> dict:
     # once for all its shards, instead of being shipped from here inside every shard's task.
     fitted = fit_final.submit(chosen, data)
     final = fitted.result()
-    shards = scoring.shards(final.user_ids_.to_numpy(), params.shard_size)
-    parts = score_shard.map(unmapped(fitted), shards, unmapped(params.k)).result()
-    recs = pd.concat(parts, ignore_index=True)
-    validate_recommendations(recs, final, data, params, "candidate")
+    # One scoring pass at the depth the store serves: validation checks its first k columns,
+    # publish writes the same arrays (no second top-N over every user).
+    shards = scoring.shards(np.arange(len(final.user_ids_)), params.shard_size)
+    depth = max(params.top_n, params.k)
+    parts = score_shard.map(unmapped(fitted), shards, unmapped(depth)).result()
+    ranked = scoring.ranked_table(final, parts)
+    validate_recommendations(ranked.top_k_frame(params.k), final, data, params, "candidate")
 
     metrics = {"metric": params.metric, "candidate": chosen.score, "popularity": rivals.popularity,
                "live": rivals.live, "tried": chosen.tried, "skipped": chosen.skipped}  # fmt: skip
@@ -207,8 +211,8 @@ def train(params: TrainingParams) -> dict:
                 "top_n": params.top_n, "flow_run": params.run_name,
                 "notebooks": notebook_results}  # fmt: skip
     saved = save_model(final, version, metadata)
-    published = publish(final, version, data, params)
-    stored = read_published(version, recs[USER_COL].unique(), params)
+    published = publish(final, version, data, params, ranked)
+    stored = read_published(version, ranked.user_ids, params)
     validate_recommendations(stored, final, data, params, "published")
     go_live(version)
     reason = f"{decision.reason}; " + ("registered" if saved else "already registered") + (

@@ -12,42 +12,37 @@ import logging
 
 import pandas as pd
 
-from nbrec.constants import ITEM_COL, RANK_COL, SCORE_COL, TOP_N, USER_COL
+from nbrec.constants import TOP_N
 from nbrec.errors import BadValueError
 from nbrec.models import Recommender
 from nbrec.pipeline import model_store
 from nbrec.pipeline.publish import publish
 from nbrec.pipeline.snapshot import snapshot_items
 from nbrec.store import FeatureStore, open_store
+from nbrec.store.ranked import RankedTable
 
 log = logging.getLogger(__name__)
 
 
 def publish_version(
     model: Recommender, version: str, store: FeatureStore, items: pd.DataFrame | None = None,
-    top_n: int = TOP_N,
+    top_n: int = TOP_N, ranked: RankedTable | None = None,
 ) -> bool:  # fmt: skip
-    """Write the serving tables of ``version`` (not live yet); False if they were already there."""
+    """Write the serving tables of ``version`` (not live yet); False if they were already there.
+    ``ranked``: the top-N the run's scoring computed (else scored here)."""
     if version in store.list_versions():
         return False
-    publish(model, version, store, items=items, top_n=top_n, make_live=False)
+    publish(model, version, store, items=items, top_n=top_n, make_live=False, ranked=ranked)
     return True
 
 
 def published_recs(store: FeatureStore, version: str, user_ids, k: int) -> pd.DataFrame:
     """Read the top-k of each user back from the store, as a recommendations frame.
 
-    One batched read (a round trip per few thousand users), not one call per user.
+    Batched reads (a round trip per few thousand users) decoded into the frame in a few
+    vectorised steps (``FeatureStore.user_recs_top_k``), not one call or list per user.
     """
-    users = [str(user) for user in user_ids]
-    rows = []
-    for user, ranked in zip(users, store.user_recs_many(version, users), strict=True):
-        if ranked is None:
-            continue
-        items, scores = ranked
-        rows += [(user, item, float(score), rank)
-                 for rank, (item, score) in enumerate(zip(items[:k], scores[:k], strict=True), 1)]  # fmt: skip
-    return pd.DataFrame(rows, columns=[USER_COL, ITEM_COL, SCORE_COL, RANK_COL])
+    return store.user_recs_top_k(version, [str(user) for user in user_ids], k)
 
 
 def live_version(store: FeatureStore | None = None) -> str | None:

@@ -20,42 +20,24 @@ from tqdm.auto import tqdm
 
 from nbrec.constants import DEFAULT_K, DEFAULT_SEED, ITEM_COL, TOP_N, VERSIONS_KEPT
 from nbrec.models.base import Recommender, top_k
+from nbrec.pipeline.scoring import ranked_table, score_rows
 from nbrec.store import FeatureStore, VersionTables, open_store
+from nbrec.store.ranked import RankedTable
 
 SIMILAR_N = 20  # similar items kept per item
 SIM_BLOCK = 512  # items per block of item x item similarity rows
 
 
-class TopN(Mapping):
-    """Each user's ranked list, built when asked for from the top-N arrays: as Python lists up
-    front, 1M users x 100 items would take about 4 GiB; the arrays take 0.8 GiB."""
-
-    def __init__(self, user_ids, item_ids: np.ndarray, codes: np.ndarray, scores: np.ndarray):
-        self._rows = {str(user): row for row, user in enumerate(user_ids)}
-        self._items, self._codes, self._scores = item_ids, codes, scores
-
-    def __getitem__(self, user: str) -> tuple[list[str], list[float]]:
-        row = self._rows[user]
-        keep = np.isfinite(self._scores[row])
-        return self._items[self._codes[row][keep]].tolist(), self._scores[row][keep].tolist()
-
-    def __iter__(self):
-        return iter(self._rows)
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-
-def user_top_n(model: Recommender, top_n: int) -> Mapping[str, tuple[list[str], list[float]]]:
-    """Top-N per known user as ranked lists, seen items excluded, -inf (nothing left) dropped."""
+def user_top_n(model: Recommender, top_n: int) -> RankedTable:
+    """Top-N per known user as arrays, seen items excluded (one scoring pass over all users;
+    the training flow scores in shards with ``nbrec.pipeline.scoring`` instead)."""
     n = min(top_n, len(model.item_ids_))
     rows = np.arange(len(model.user_ids_))
-    codes = np.empty((len(rows), n), dtype=np.int32)
-    scores = np.empty((len(rows), n), dtype=np.float32)
     step = 50_000  # users per batch: top_k_rows' int64 codes stay small
-    for lo in tqdm(range(0, len(rows), step), desc="publish: top-N", disable=len(rows) <= step):
-        codes[lo : lo + step], scores[lo : lo + step] = model.top_k_rows(rows[lo : lo + step], n)
-    return TopN(model.user_ids_, model.item_ids_.to_numpy(dtype=object), codes, scores)
+    parts = [score_rows(model, rows[lo : lo + step], n)
+             for lo in tqdm(range(0, len(rows), step), desc="publish: top-N",
+                            disable=len(rows) <= step)]  # fmt: skip
+    return ranked_table(model, parts)
 
 
 def popular_items(model: Recommender, top_n: int) -> tuple[list[str], list[float]]:
@@ -119,7 +101,10 @@ def score_reference_from_recs(
     training run's score distribution wherever the version is served; the score-shift monitor
     (``nbrec.monitoring.model_health``) compares served scores with it.
     """
-    scores = np.fromiter((s for _, row in user_recs.values() for s in row[:k]), float)
+    if isinstance(user_recs, RankedTable):  # the same scores, without a list per user
+        scores = user_recs.scores[:, :k].ravel().astype(float)
+    else:
+        scores = np.fromiter((s for _, row in user_recs.values() for s in row[:k]), float)
     scores = scores[np.isfinite(scores)]
     if scores.size > size:
         scores = np.random.default_rng(seed).choice(scores, size, replace=False)
@@ -127,9 +112,14 @@ def score_reference_from_recs(
 
 
 def build_tables(
-    model: Recommender, version: str, items: pd.DataFrame | None = None, top_n: int = TOP_N
-) -> VersionTables:
-    """Everything ``publish`` writes, computed in memory (useful to inspect or test)."""
+    model: Recommender, version: str, items: pd.DataFrame | None = None, top_n: int = TOP_N,
+    ranked: RankedTable | None = None,
+) -> VersionTables:  # fmt: skip
+    """Everything ``publish`` writes, computed in memory (useful to inspect or test).
+
+    ``ranked``: the users' top-N already scored (the training flow's shards), published as
+    they are (cut to ``top_n``) instead of scoring every user a second time.
+    """
     model._check_fitted()
     if top_n < 1:
         raise ValueError(f"top_n must be >= 1, got {top_n}")
@@ -146,7 +136,7 @@ def build_tables(
     }
     emb = model.embeddings()
     info["has_embeddings"] = emb is not None
-    user_recs = user_top_n(model, top_n)
+    user_recs = user_top_n(model, top_n) if ranked is None else ranked.head(top_n)
     # The scores this version will serve: the service's score-shift reference for it.
     info["score_reference"] = score_reference_from_recs(user_recs)
     return VersionTables(
@@ -167,12 +157,13 @@ def publish(
     top_n: int = TOP_N,
     make_live: bool = True,
     keep: int = VERSIONS_KEPT,
+    ranked: RankedTable | None = None,
 ) -> dict[str, Any]:
     """Write ``model``'s serving tables as ``version``; flip the live pointer if ``make_live``.
 
     ``store`` is a FeatureStore or a store URL (None -> ``NBREC_STORE_URL``; then opened and
     closed here). After a live flip, versions beyond the newest ``keep`` (never the live one)
-    are deleted.
+    are deleted. ``ranked``: the top-N scoring already computed (see ``build_tables``).
     Returns a summary: version, live, users, items, seconds, deleted versions.
     """
     start = time.perf_counter()
@@ -180,7 +171,7 @@ def publish(
     if opened:
         store = open_store(store)
     try:
-        tables = build_tables(model, version, items, top_n)
+        tables = build_tables(model, version, items, top_n, ranked)
         store.write_version(version, tables)
         deleted: list[str] = []
         if make_live:

@@ -1,5 +1,7 @@
 """Batch scoring of every user, in shards, on a Prefect task runner.
 
+One pass computes each user's top-N (the depth the service serves from the feature store);
+the top-k that validation checks is its first k columns, and publish writes the same arrays.
 Shards are the unit of parallelism: locally a thread pool (numpy releases the GIL in the
 matrix products), on a cluster Dask (prefect-dask) when ``NBREC_TASK_RUNNER`` says so.
 Nothing here is home-made distribution: the task runner is Prefect's.
@@ -8,10 +10,9 @@ Nothing here is home-made distribution: the task runner is Prefect's.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
-from nbrec.constants import DEFAULT_K
 from nbrec.models import Recommender
+from nbrec.store.ranked import ItemTable, RankedTable
 
 DEFAULT_SHARD_SIZE = 5_000
 
@@ -24,9 +25,19 @@ def shards(user_ids, shard_size: int = DEFAULT_SHARD_SIZE) -> list[np.ndarray]:
     return [ids[lo : lo + shard_size] for lo in range(0, len(ids), shard_size)]
 
 
-def score_shard(model: Recommender, user_ids: np.ndarray, k: int = DEFAULT_K) -> pd.DataFrame:
-    """Top-k (seen items excluded) for one shard of known users."""
-    return model.recommend(user_ids, k, exclude_seen=True, unknown="drop")
+def score_rows(model: Recommender, rows: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
+    """Item codes (int32) and scores (float32) of the top-``depth`` items (seen items excluded)
+    of the users at ``rows`` of the model, best first; -inf where nothing is left."""
+    codes, scores = model.top_k_rows(np.asarray(rows), min(depth, len(model.item_ids_)))
+    return codes.astype(np.int32), scores
+
+
+def ranked_table(model: Recommender, parts: list[tuple[np.ndarray, np.ndarray]]) -> RankedTable:
+    """The shards' arrays, in row order, as every user's ranked list."""
+    width = min((p[0].shape[1] for p in parts), default=0)
+    codes = np.concatenate([p[0][:, :width] for p in parts]) if parts else np.empty((0, 0))
+    scores = np.concatenate([p[1][:, :width] for p in parts]) if parts else np.empty((0, 0))
+    return RankedTable(model.user_ids_, ItemTable(model.item_ids_), codes, scores)
 
 
 def make_task_runner(spec: str = ""):
