@@ -1,8 +1,10 @@
 """The ``events`` expectation suite (``expectations/events.json``), row by row.
 
-The ingester needs to know *which* rows failed and why, so the suite runs with GX's
-``COMPLETE`` result format and each failing row is charged to the first expectation (in the
-suite's order) that lists it. The GX context is built once per process.
+GX validates every batch the ingester reads, first with the ``BOOLEAN_ONLY`` result format
+(the cheap pass: no per-row lists are built; nearly every batch passes). Only a batch that
+fails is validated again with ``COMPLETE``, and each failing row is charged to the first
+expectation (in the suite's order) that lists it. The GX context is built once per process;
+its fixed cost per validation (~0.15 s of graph building) is why the ingester reads big batches.
 """
 
 from __future__ import annotations
@@ -32,6 +34,13 @@ def _batch_definition():
     return asset.add_batch_definition_whole_dataframe("batch"), suite
 
 
+def _validate(frame: pd.DataFrame, parameters: dict, result_format: str):
+    definition, suite = _batch_definition()
+    return definition.get_batch(batch_parameters={"dataframe": frame}).validate(
+        suite, expectation_parameters=parameters, result_format={"result_format": result_format}
+    )
+
+
 def failed_rows(frame: pd.DataFrame, now: pd.Timestamp | None = None) -> dict[int, str]:
     """Row position -> name of the first expectation of the suite that the row fails.
 
@@ -39,13 +48,11 @@ def failed_rows(frame: pd.DataFrame, now: pd.Timestamp | None = None) -> dict[in
     """
     if frame.empty:
         return {}
-    definition, suite = _batch_definition()
     now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
-    result = definition.get_batch(batch_parameters={"dataframe": frame}).validate(
-        suite,
-        expectation_parameters={"earliest": EARLIEST, "now": now + CLOCK_SKEW},
-        result_format={"result_format": "COMPLETE"},
-    )
+    parameters = {"earliest": EARLIEST, "now": now + CLOCK_SKEW}
+    if _validate(frame, parameters, "BOOLEAN_ONLY").success:
+        return {}
+    result = _validate(frame, parameters, "COMPLETE")
     failures: dict[int, str] = {}
     for outcome in result.results:
         if outcome.success:

@@ -1,14 +1,24 @@
 """The embedded journal: an SQLite table in WAL mode under ``var/events/``.
 
 ``synchronous=FULL``: a commit returns after the WAL is fsynced, so a committed event
-survives a power cut, not only a process crash. Each group commit is one transaction
-(``INSERT OR IGNORE``: an ``event_id`` already in the journal is a retry, already durable).
+survives a power cut, not only a process crash. Each group commit is one transaction.
+The table has no index on ``event_id``: a client's retry is stored again and the ingester
+keeps one (it dedupes on ``event_id`` in the batch and against the warehouse); a unique
+index would double the cost of every commit and make the ingester's delete five times dearer.
 Several service workers may share the file (SQLite serialises writers; ``busy_timeout``
 waits for the lock). The ingester deletes rows only after the warehouse has them.
+
+Checkpoints stay off the request path: SQLite's automatic checkpoint runs inside the COMMIT
+that crosses 1,000 WAL pages (copying them into the database file and fsyncing it), so every
+request waiting on that commit would wait for it too. Here no connection checkpoints on
+commit (``wal_autocheckpoint=0``); a thread of the writer's process runs a ``PASSIVE``
+checkpoint (it never blocks writers) every ``CHECKPOINT_SECONDS`` after commits, and the
+ingester after each acknowledgement.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -18,10 +28,11 @@ from typing import Any
 
 from nbrec.events.journal import MAX_BATCH, MAX_PENDING, GroupCommitter, JournalBatch, wait_durable
 
+CHECKPOINT_SECONDS = 1.0  # how often the writer's process copies the WAL into the database
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    event_id TEXT UNIQUE,
+    event_id TEXT,
     payload BLOB NOT NULL
 )
 """
@@ -41,6 +52,8 @@ class SQLiteJournal:
         self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
         self._writer = GroupCommitter(self._commit, "sqlite", max_batch, max_pending)
+        self._closing = threading.Event()
+        self._checkpointer: threading.Thread | None = None
 
     def _conn(self) -> sqlite3.Connection:
         # One connection per thread: the writer thread's and the ingester's.
@@ -51,6 +64,7 @@ class SQLiteJournal:
             conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints: see the module docstring
             conn.execute(SCHEMA)
             self._local.conn = conn
         return conn
@@ -65,8 +79,25 @@ class SQLiteJournal:
             conn.execute("ROLLBACK")
             raise
 
+    def _checkpoint(self) -> None:
+        with contextlib.suppress(sqlite3.Error):  # busy or locked: the next one copies it all
+            self._conn().execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def _checkpoint_loop(self) -> None:
+        done = 0
+        while not self._closing.wait(CHECKPOINT_SECONDS):
+            if self._writer.batches != done:
+                done = self._writer.batches
+                self._checkpoint()
+        self._close_conn()
+
     def _commit(self, items: Sequence[tuple[str, bytes]]) -> None:
-        self._transaction("INSERT OR IGNORE INTO events (event_id, payload) VALUES (?, ?)", items)
+        if self._checkpointer is None:
+            self._checkpointer = threading.Thread(
+                target=self._checkpoint_loop, name="nbrec-journal-checkpoint", daemon=True
+            )
+            self._checkpointer.start()
+        self._transaction("INSERT INTO events (event_id, payload) VALUES (?, ?)", items)
 
     # -- the service side --------------------------------------------------------------------
     def submit(self, event: dict[str, Any]) -> Future:
@@ -82,17 +113,17 @@ class SQLiteJournal:
             .execute("SELECT seq, payload FROM events ORDER BY seq LIMIT ?", (limit,))
             .fetchall()
         )
-        return JournalBatch(
-            payloads=[bytes(p) for _, p in rows], token=rows[-1][0] if rows else None
-        )
+        return JournalBatch(payloads=[p for _, p in rows], token=rows[-1][0] if rows else None)
 
     def ack(self, batch: JournalBatch) -> None:
         if batch.token is not None:
             self._conn().execute("DELETE FROM events WHERE seq <= ?", (batch.token,))
+            self._checkpoint()
 
     def insert_raw(self, payloads: Sequence[bytes]) -> None:
         """Append payloads as they are (other producers, tests of malformed events)."""
         self._transaction("INSERT INTO events (payload) VALUES (?)", [(p,) for p in payloads])
+        self._checkpoint()
 
     def pending(self) -> int:
         return self._conn().execute("SELECT count(*) FROM events").fetchone()[0]
@@ -103,6 +134,12 @@ class SQLiteJournal:
 
     def close(self) -> None:
         self._writer.close()
+        self._closing.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join(5)
+        self._close_conn()
+
+    def _close_conn(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()

@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -40,6 +41,20 @@ def content_name(prefix: str, keys: Iterable[str]) -> str:
     for key in keys:
         digest.update(key.encode())
         digest.update(b"\0")
+    return f"{prefix}-{digest.hexdigest()[:24]}.parquet"
+
+
+def ids_name(prefix: str, ids: pa.Array | pa.ChunkedArray) -> str:
+    """:func:`content_name` of a string column, hashed from its Arrow buffers (no per-row
+    Python): the same ids in the same order give the same name."""
+    array = pc.cast(ids, pa.large_string())
+    array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+    array = pc.fill_null(array, "")
+    _, offsets, data = array.buffers()
+    ends = np.frombuffer(offsets, np.int64, len(array) + 1, array.offset * 8)
+    digest = hashlib.sha256((ends - ends[0]).tobytes())
+    if data is not None:
+        digest.update(memoryview(data)[int(ends[0]) : int(ends[-1])])
     return f"{prefix}-{digest.hexdigest()[:24]}.parquet"
 
 
@@ -113,7 +128,7 @@ class Warehouse:
         written = []
         for day in pc.unique(days).to_pylist():
             part = table.filter(pc.equal(days, day))
-            name = content_name("part", part["event_id"].to_pylist())
+            name = ids_name("part", part["event_id"])
             written.append(self.write(EVENTS, day.isoformat(), name, part))
         return written
 
