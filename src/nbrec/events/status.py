@@ -9,17 +9,15 @@ from the log folder itself: the age of the oldest closed log file not yet archiv
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import json
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from nbrec.jsonfile import locked_json, read_json
 
 log = logging.getLogger(__name__)
 COUNTERS = {
@@ -38,30 +36,17 @@ def status_path() -> Path:
     return get_settings().var_dir / "status" / "ingest.json"
 
 
+def _empty() -> dict:
+    return {"totals": dict.fromkeys(COUNTERS, 0), "last_success": None, "failures": {}}
+
+
 def read_status(path: Path | None = None) -> dict:
-    path = path or status_path()
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        return {"totals": dict.fromkeys(COUNTERS, 0), "last_success": None, "failures": {}}
+    return read_json(path or status_path(), _empty)
 
 
-@contextlib.contextmanager
-def updating(path: Path | None = None) -> Iterator[dict]:
+def updating(path: Path | None = None) -> contextlib.AbstractContextManager[dict]:
     """The status to change in place, written back atomically under an exclusive lock."""
-    path = path or status_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        fcntl.flock(folder, fcntl.LOCK_EX)
-        status = read_status(path)
-        yield status
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".ingest-", suffix=".json")
-        with os.fdopen(fd, "w") as handle:
-            json.dump(status, handle, indent=2)
-        os.replace(tmp, path)
-    finally:
-        os.close(folder)
+    return locked_json(path or status_path(), _empty)
 
 
 def record(counts: dict[str, int], failures: dict[str, int] | None = None) -> dict:

@@ -11,14 +11,10 @@ daily training run in separate processes and would otherwise lose each other's c
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import json
-import os
-import tempfile
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from nbrec.jsonfile import locked_json, read_json, write_json
 from nbrec.settings import get_settings
 
 STATUSES = ("completed", "rejected", "failed")
@@ -33,11 +29,7 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def read_status(path: Path | None = None) -> dict:
-    """The current status (an empty skeleton when no run has finished yet)."""
-    path = path or status_path()
-    if path.is_file():
-        return json.loads(path.read_text())
+def _empty() -> dict:
     return {
         "last_run": None,
         "last_success_at": None,
@@ -47,37 +39,18 @@ def read_status(path: Path | None = None) -> dict:
     }
 
 
+def read_status(path: Path | None = None) -> dict:
+    """The current status (an empty skeleton when no run has finished yet)."""
+    return read_json(path or status_path(), _empty)
+
+
 def write_status(status: dict, path: Path | None = None) -> Path:
-    path = path or status_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".pipeline-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(status, handle, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
+    return write_json(status, path or status_path())
 
 
-@contextlib.contextmanager
-def updating(path: Path | None = None) -> Iterator[dict]:
-    """Yield the current status to change in place; written back when the block ends.
-
-    The lock is ``flock`` on the folder itself, so no lock file appears beside the status file.
-    """
-    path = path or status_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        fcntl.flock(folder, fcntl.LOCK_EX)
-        status = read_status(path)
-        yield status
-        write_status(status, path)
-    finally:
-        os.close(folder)  # releases the lock
+def updating(path: Path | None = None) -> contextlib.AbstractContextManager[dict]:
+    """The current status to change in place; written back when the block ends (locked)."""
+    return locked_json(path or status_path(), _empty)
 
 
 def record_validation(reports: dict[str, dict], path: Path | None = None) -> dict:
