@@ -17,7 +17,6 @@ always, SIGKILLed with the service and restarted before ingesting).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import re
@@ -26,12 +25,13 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import uuid
 from pathlib import Path
 
 import httpx
+
+from nbrec.events.ack_clients import AcknowledgedFeedback
+from nbrec.lifetime import kill_tree
 
 ROOT = Path(__file__).resolve().parents[2]
 NBREC = [sys.executable, "-m", "nbrec"]
@@ -67,16 +67,6 @@ def start_service(work: Path, env: dict) -> tuple[subprocess.Popen, str]:
         if proc.poll() is not None or time.monotonic() > deadline:
             sys.exit(f"service did not start: {(work / f'service-{port}.log').read_text()[-2000:]}")
         time.sleep(0.3)
-
-
-def kill_tree(pid: int) -> None:
-    """SIGKILL a process and all its descendants at once (BentoML workers: own sessions)."""
-    import psutil
-
-    parent = psutil.Process(pid)
-    for process in [*parent.children(recursive=True), parent]:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            process.send_signal(signal.SIGKILL)
 
 
 def stop(proc: subprocess.Popen, sig=signal.SIGTERM) -> None:
@@ -141,36 +131,14 @@ def throughput(work: Path, seconds: float, connections: int) -> dict:
 
 def loss(work: Path, env: dict, wanted: int, redis_proc=None, restart_redis=None) -> dict:
     proc, url = start_service(work, env)
-    acknowledged, lock, stop_flag = [], threading.Lock(), threading.Event()
-
-    def client(n: int) -> None:
-        with httpx.Client(base_url=url, timeout=5) as http:
-            i = 0
-            while not stop_flag.is_set():
-                event_id = uuid.uuid4().hex
-                i += 1
-                try:
-                    answer = http.post("/feedback", json={"user_id": f"u{(n * 7 + i) % 2000}",
-                                       "item_id": f"i{i % 500}", "event": "click", "event_id": event_id})  # fmt: skip
-                except httpx.TransportError:
-                    return
-                if answer.status_code == 200:
-                    with lock:
-                        acknowledged.append(event_id)
-
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(16)]
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + 120
-    while len(acknowledged) < wanted and time.monotonic() < deadline:
-        time.sleep(0.02)
-    kill_tree(proc.pid)  # the arbiter and its workers (they run in sessions of their own)
-    if redis_proc is not None:
-        redis_proc.kill()
-    proc.wait()
-    stop_flag.set()
-    for thread in threads:
-        thread.join()
+    users, items = [f"u{n}" for n in range(2000)], [f"i{n}" for n in range(500)]
+    with AcknowledgedFeedback(url, users, items, clients=16) as clients:
+        clients.wait_for(wanted, timeout=120)
+        kill_tree(proc.pid)  # the arbiter and its workers (they run in sessions of their own)
+        if redis_proc is not None:
+            redis_proc.kill()
+        proc.wait()
+    acknowledged = clients.acknowledged
     if restart_redis is not None:
         restart_redis()
     run = subprocess.run([*NBREC, "ingest"], env=env, capture_output=True, text=True)

@@ -47,3 +47,19 @@ def preexec_die_with_parent(sig: int = signal.SIGTERM):
         die_with_parent(sig)
 
     return preexec
+
+
+def kill_tree(pid: int, sig: int = signal.SIGKILL) -> None:
+    """Signal a process and all its descendants at once (default SIGKILL).
+
+    What a crash test needs: BentoML's workers (which hold the event journal) run in sessions
+    of their own, so killing the arbiter's process group alone would spare them.
+    """
+    import contextlib
+
+    import psutil
+
+    parent = psutil.Process(pid)
+    for process in [*parent.children(recursive=True), parent]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.send_signal(sig)

@@ -2,38 +2,18 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import redis
 
 from nbrec.events import open_journal
-from tests.store.redis_server import _free_port, require_binary, wait_ready
+from tests.store.redis_server import redis_process
 
 
-@contextmanager
-def durable_redis(workdir: Path, port: int | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+def durable_redis(workdir: Path, port: int | None = None):
     """A redis-server with ``appendonly yes`` and ``appendfsync always`` (what the docs ask)."""
-    binary = require_binary("redis-server", "redis-server")
-    port = port or _free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
-         "--appendfsync", "always", "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    try:
-        wait_ready(proc, client, port)
-        yield url, proc
-    finally:
-        client.close()
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(timeout=10)
+    return redis_process(workdir, port, durable=True)
 
 
 @pytest.fixture

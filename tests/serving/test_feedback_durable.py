@@ -3,19 +3,18 @@ otherwise, and every acknowledged event in the warehouse exactly once after a SI
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-import uuid
 
 import httpx
 import pytest
 
+from nbrec.events.ack_clients import AcknowledgedFeedback
 from nbrec.events.warehouse import EVENTS, Warehouse
+from nbrec.lifetime import kill_tree
 from nbrec.pipeline.publish import publish
 from nbrec.store import open_store
 from tests.serving.server import free_port, service_env
@@ -54,17 +53,6 @@ def published(tmp_path, item_knn, small_data):
     return url
 
 
-def kill_tree(pid: int) -> None:
-    """SIGKILL the service and its BentoML workers: the workers (which hold the journal) run in
-    sessions of their own, so killing the arbiter's process group alone would spare them."""
-    import psutil
-
-    parent = psutil.Process(pid)
-    for process in [*parent.children(recursive=True), parent]:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            process.send_signal(signal.SIGKILL)
-
-
 def _ingest(tmp_path, env) -> None:
     run = subprocess.run([*NBREC, "ingest"], capture_output=True, text=True,
                          env={**service_env(tmp_path, "unused"), **env})  # fmt: skip
@@ -80,35 +68,11 @@ def test_sigkill_mid_stream_loses_no_acknowledged_feedback(tmp_path, published, 
     env = {"NBREC_WAREHOUSE": str(tmp_path / "wh")}
     proc, url = _start(tmp_path, published, env)
     users = [str(u) for u in item_knn.user_ids_[:50]]
-    acknowledged, lock, stop = [], threading.Lock(), threading.Event()
-
-    def client(n: int) -> None:
-        with httpx.Client(base_url=url, timeout=5) as http:
-            i = 0
-            while not stop.is_set():
-                event_id = uuid.uuid4().hex
-                body = {"user_id": users[(n + i) % len(users)], "item_id": "i0001",
-                        "event": "click", "event_id": event_id}  # fmt: skip
-                i += 1
-                try:
-                    answer = http.post("/feedback", json=body)
-                except httpx.TransportError:
-                    return  # the service is gone
-                if answer.status_code == 200:
-                    with lock:
-                        acknowledged.append(event_id)
-
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + 60
-    while len(acknowledged) < 300 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    kill_tree(proc.pid)  # mid-stream: requests are in flight
-    proc.wait()
-    stop.set()
-    for thread in threads:
-        thread.join()
+    with AcknowledgedFeedback(url, users, ["i0001"], clients=8) as clients:
+        clients.wait_for(300, timeout=60)
+        kill_tree(proc.pid)  # mid-stream: requests are in flight
+        proc.wait()
+    acknowledged = clients.acknowledged
     assert len(acknowledged) >= 300
     _ingest(tmp_path, env)
     stored = _warehouse_ids(tmp_path / "wh")

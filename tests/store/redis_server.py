@@ -35,12 +35,20 @@ def require_binary(name: str, package: str) -> str:
 
 
 @contextmanager
-def redis_server(workdir: Path) -> Iterator[str]:
-    """Yield the URL of a fresh redis-server (no persistence) and stop it afterwards."""
+def redis_process(
+    workdir: Path, port: int | None = None, durable: bool = False
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Yield (URL, process) of a fresh redis-server and stop it afterwards (if still running).
+
+    ``durable``: ``appendonly yes`` and ``appendfsync always`` (what nbrec's docs ask of the
+    Redis that holds the event stream), so a SIGKILLed server restarted on the same ``port``
+    and ``workdir`` has every write it acknowledged.
+    """
     binary = require_binary("redis-server", "redis-server")
-    port = _free_port()
+    port = port or _free_port()
+    persistence = ["--appendonly", "yes", "--appendfsync", "always"] if durable else ["--appendonly", "no"]  # fmt: skip
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", *persistence,
          "--dir", str(workdir)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -48,11 +56,19 @@ def redis_server(workdir: Path) -> Iterator[str]:
     client = redis.Redis.from_url(url)
     try:
         wait_ready(proc, client, port)
-        yield url
+        yield url, proc
     finally:
         client.close()
-        proc.terminate()
-        proc.wait(timeout=10)
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+@contextmanager
+def redis_server(workdir: Path) -> Iterator[str]:
+    """Yield the URL of a fresh redis-server (no persistence) and stop it afterwards."""
+    with redis_process(workdir) as (url, _):
+        yield url
 
 
 def wait_ready(proc: subprocess.Popen, client: redis.Redis, port: int) -> None:
