@@ -1,6 +1,6 @@
 """Closed loop: does retraining from the warehouse follow drifting tastes and new hits?
 
-    python benchmarks/loop/closed_loop.py [--users 300] [--requests 600] [--periods 4]
+    python benchmarks/loop/closed_loop.py [--users 200] [--requests 400] [--periods 4]
 
 Two live services (``nbrec serve``) start from the same item-kNN version trained on the same
 synthetic data: **loop** retrains after every period with ``nbrec train --events warehouse``
@@ -15,7 +15,10 @@ makes no new version: same data hash). A simulated population (``nbrec.experimen
   rarely seen items of each category turn into **hits** (organic events favour them).
 
 Reported: online CTR per period and service with Wilson 95% intervals, and how many of the
-new hits are in the top-10 of users of their (new) taste group after the first retrain.
+new hits are in the top-10 of users of their (new) taste group after the first retrain that
+saw the drift. Both services get their traffic at the same time (two threads), and every
+``nbrec train`` uses one Prefect API server started here (not one of its own each time): the
+defaults run all four periods in about six minutes on the 2-core machine.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -86,10 +90,10 @@ def hits_in_top10(url: str, pop, hits_by_cat: dict, taste: np.ndarray, cats: np.
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--users", type=int, default=300)
+    parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--items", type=int, default=150)
     parser.add_argument("--interactions", type=int, default=8000)
-    parser.add_argument("--requests", type=int, default=600)
+    parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--periods", type=int, default=4)
     parser.add_argument("--seed", type=int, default=3)
     args = parser.parse_args()
@@ -99,6 +103,7 @@ def main() -> None:
     from nbrec.data.synthetic import generate
     from nbrec.experiments.http_sim import run_http
     from nbrec.experiments.simulator import Population
+    from nbrec.pipeline.prefect_server import local_server
 
     started, load = time.time(), os.getloadavg()
     data = generate(
@@ -119,12 +124,13 @@ def main() -> None:
     hits_by_cat = {c: np.flatnonzero(item_cat == c)[np.argsort(counts[item_cat == c], kind="stable")[:HITS_PER_CATEGORY]]
                    for c in range(len(names))}  # fmt: skip
     hits = np.concatenate(list(hits_by_cat.values()))
-    out: dict = {"config": vars(args), "load_before": load, "periods": []}
-    with tempfile.TemporaryDirectory() as tmp:
+    out: dict = {"config": vars(args), "load_before": load, "periods": [], "timings": []}
+    with tempfile.TemporaryDirectory() as tmp, local_server(services=False) as prefect_url:
         work = Path(tmp)
         folder = write_parquet_dataset(data, work / "data")
         loop_dir, static_dir = work / "loop", work / "static"
-        gate = {"NBREC_GATE_MARGIN": "-1", "NBREC_GATE_TOLERANCE": "1", "NBREC_TRAIN_NOTEBOOKS": ""}
+        gate = {"NBREC_GATE_MARGIN": "-1", "NBREC_GATE_TOLERANCE": "1", "NBREC_TRAIN_NOTEBOOKS": "",
+                "PREFECT_API_URL": prefect_url}  # fmt: skip
         train = [*NBREC, "train", "--dataset", str(folder), "--model", "item_knn"]
         subprocess.run(train, env=env_for(loop_dir, **gate), check=True, capture_output=True)
         shutil.copytree(loop_dir, static_dir)  # the same version, store and registry
@@ -132,34 +138,39 @@ def main() -> None:
         for name, folder_ in (("loop", loop_dir), ("static", static_dir)):
             env = env_for(folder_, **gate)
             arms[name] = (env, *start_service(folder_, env))
+        out["timings"].append({"setup_s": round(time.time() - started)})
+        both = ThreadPoolExecutor(max_workers=len(arms))
+
+        def traffic(url: str, period: int) -> dict:
+            seed = args.seed * 100 + period
+            users = np.arange(len(pop.user_ids))
+            organic(
+                url, pop, users, hits if period else np.array([], int), np.random.default_rng(seed)
+            )
+            summary = run_http(url, pop, users=len(users), requests=args.requests, seed=seed)
+            return {"ctr": round(summary.ctr, 4), "ci95": wilson(summary.clicked_requests, summary.requests),
+                    "requests": summary.requests, "errors": summary.errors}  # fmt: skip
+
         try:
             for period in range(args.periods):
                 if period == 1:  # the drift: tastes move on, rare items of each category turn hits
                     taste = (taste + 1) % len(names)
                     pop.likes = taste[:, None] == item_cat[None, :]
-                row = {"period": period}
-                users = np.arange(len(pop.user_ids))
-                for name, (_env, _proc, url) in arms.items():
-                    seed = args.seed * 100 + period
-                    organic(
-                        url,
-                        pop,
-                        users,
-                        hits if period else np.array([], int),
-                        np.random.default_rng(seed),
-                    )
-                    summary = run_http(
-                        url, pop, users=len(users), requests=args.requests, seed=seed
-                    )
-                    row[name] = {"ctr": round(summary.ctr, 4), "ci95": wilson(summary.clicked_requests, summary.requests),
-                                 "requests": summary.requests, "errors": summary.errors}  # fmt: skip
+                tick, row = time.time(), {"period": period}
+                futures = {
+                    name: both.submit(traffic, url, period) for name, (_, _, url) in arms.items()
+                }
+                row |= {name: future.result() for name, future in futures.items()}
+                timing = {"period": period, "traffic_s": round(time.time() - tick)}
                 print(json.dumps(row), flush=True)
                 out["periods"].append(row)
                 if period + 1 < args.periods:  # the loop retrains on what it has seen
-                    env = arms["loop"][0]
+                    env, tick = arms["loop"][0], time.time()
                     subprocess.run([*NBREC, "ingest"], env=env, check=True, capture_output=True)
+                    timing["ingest_s"], tick = round(time.time() - tick), time.time()
                     result = subprocess.run([*train, "--events", "warehouse", "--window", "90d"],
                                             env=env, capture_output=True, text=True)  # fmt: skip
+                    timing["retrain_s"] = round(time.time() - tick)
                     print(
                         "retrain:",
                         result.returncode,
@@ -168,12 +179,14 @@ def main() -> None:
                     )
                     time.sleep(1.0)  # the service picks up the new live version
                 if period == 1:
-                    out["hits_after_first_retrain"] = {
-                        name: hits_in_top10(url, pop, hits_by_cat, taste, item_cat)
-                        for name, (_, _, url) in arms.items()
-                    }
+                    futures = {name: both.submit(hits_in_top10, url, pop, hits_by_cat, taste, item_cat)
+                               for name, (_, _, url) in arms.items()}  # fmt: skip
+                    out["hits_after_first_retrain"] = {n: f.result() for n, f in futures.items()}
                     print(json.dumps(out["hits_after_first_retrain"]), flush=True)
+                out["timings"].append(timing)
+                print(json.dumps(timing), flush=True)
         finally:
+            both.shutdown(cancel_futures=True)
             for _, proc, _ in arms.values():
                 stop(proc)
     out["seconds"] = round(time.time() - started)
