@@ -28,7 +28,7 @@ from typing import Any
 
 from nbrec.events.journal import MAX_BATCH, MAX_PENDING, GroupCommitter, JournalBatch, wait_durable
 
-CHECKPOINT_SECONDS = 1.0  # how often the writer's process copies the WAL into the database
+CHECKPOINT_SECONDS = 10.0  # each checkpoint fsyncs the database file: not too often
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
