@@ -1,6 +1,6 @@
 """Experiments you may peek at: sequential tests, CUPED, delta method and interleaving, measured.
 
-    .venv/bin/python benchmarks/experiments/bench_peeking.py [--runs 1000] [--seeds 5] [--full-runs 200]
+    .venv/bin/python benchmarks/experiments/bench_peeking.py [--runs 1000] [--seeds 5] [--full-runs 200] [--sections 12345]
 
 On heavy-tailed, heterogeneous traffic (``Traffic``: Zipf(1.5) requests per user capped at
 200, Beta(0.5, 2) click rates), all vectorised over runs through the estimators the analysis
@@ -11,8 +11,9 @@ uses:
    read once; repeated over ``--seeds`` seeds (the tests use fixed seeds).
 2. A/A through the full ``analyze`` (RR-log frames from the simulator with the same traffic),
    ``--full-runs`` experiments: Welch, delta-method and always-valid p-values.
-3. A known-better variant under the mSPRT: power at the maximum sample and mean users at
-   stopping vs the fixed-horizon n at the same power, for several effect sizes.
+3. A known-better variant under the stop rule (group-sequential, ``analyze``'s read-out) and
+   the mSPRT: power at the maximum sample and mean users at stopping vs the fixed-horizon n at
+   the same power, at 0.5x, 1x and 1.5x the planned effect, power 0.8 and 0.9.
 4. CUPED at a pre/in correlation of about 0.6: variance of the estimate across runs.
 5. Interleaving vs A/B on CTR for two rankers fitted on synthetic data (EASE vs item-kNN):
    users for 80% power.
@@ -33,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from nbrec.data.synthetic import generate
+from nbrec.experiments.group_sequential import operating_characteristics
 from nbrec.experiments.simulator import Population
 from nbrec.experiments.traffic import Traffic
 from nbrec.experiments.trust import (
@@ -40,6 +42,7 @@ from nbrec.experiments.trust import (
     aa_runs,
     cuped_check,
     interleaving_vs_ab,
+    rate,
     sequential_power,
 )
 
@@ -65,11 +68,69 @@ def rankers(data, population: Population, k: int) -> dict[str, np.ndarray]:
     return out
 
 
+def previous_sections() -> dict[int, str]:
+    """Sections 1-5 of the RESULTS.md written before (kept when not rerun)."""
+    path = HERE / "RESULTS.md"
+    text = path.read_text().split(MARKER)[-1] if path.exists() else ""
+    chunks = ["### " + c for c in text.split("\n### ")[1:]]
+    chunks = [c.split("\n- command:")[0].rstrip() + "\n" for c in chunks]
+    return {i + 1: c for i, c in enumerate(chunks[:5])} | {
+        i: "(not run yet)\n" for i in range(len(chunks) + 1, 6)
+    }
+
+
+def section3(traffic: Traffic, runs: int) -> str:
+    """A known-better variant: stop rule vs fixed horizon at the same power, and the mSPRT."""
+    started = time.perf_counter()
+    rows = []
+    for power in (0.8, 0.9):
+        for lift in (0.05, 0.10, 0.15):
+            r = sequential_power(traffic, lift, runs=min(runs, 500), planned_lift=0.10, power=power,
+                                 seed=int(lift * 100 + power * 10), msprt=lift == 0.10)  # fmt: skip
+            oc = operating_characteristics(power=power)[f"{lift / 0.10:g}x"]
+            rows.append(
+                f"| {lift / 0.10:g}x ({lift:+.0%}) | {power:.1f} | {r['max_users_per_arm']:,} | "
+                f"{ci(r['sequential_power'])} | {oc['rejects']:.3f} | {r['mean_users_at_stop']:,.0f} | "
+                f"{r['fixed_users_per_arm']:,} | {ci(r['fixed_power'])} | **{r['users_ratio']:.2f}** | "
+                f"{oc['expected_over_fixed']:.2f} |"
+            )
+            print(rows[-1], flush=True)
+            if "msprt" in r:
+                m = r["msprt"]
+                rows.append(
+                    f"| mSPRT at {lift / 0.10:g}x | {power:.1f} | {m['max_users_per_arm']:,} | "
+                    f"{ci(m['power'])} | | {m['mean_users_at_stop']:,.0f} | {r['fixed_users_per_arm']:,} | "
+                    f"| {m['users_ratio']:.2f} | |"
+                )
+                print(rows[-1], flush=True)
+    return "\n".join([
+        "### A known-better variant read daily (14 reads) by the stop rule (goal: users at stop <= 0.7 x fixed n, power >= 0.8)",
+        "",
+        "Click rates x (1 + lift); every experiment is planned for +10% (the MDE, 1x) at the target "
+        "power: the group-sequential read-out of `analyze` (its maximum sample from the sd it "
+        "estimates each day; users arrive over 14 days, 3% more than the maximum). Fixed n = "
+        "Welch's n for the same power at the planned effect, its power measured at that n. "
+        f"Simulated: {min(runs, 500)} experiments per row (Wilson 95% intervals); exact: the "
+        "numerical operating characteristics of the design for 14 equally spaced reads "
+        "(`group_sequential.operating_characteristics`). mSPRT rows: tau = the planned difference, "
+        "its own maximum sample for the same power.",
+        "",
+        "| true effect | target power | max users/arm | power, simulated | power, exact | mean users/arm at stop | fixed n/arm | fixed-horizon power | stop / fixed n, simulated | stop / fixed n, exact |",
+        "|---|---:|---:|---|---:|---:|---:|---|---:|---:|",
+        *rows,
+        "",
+        f"- {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load {os.getloadavg()[0]:.1f}, {time.perf_counter() - started:.0f} s",
+        "",
+    ])  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. + seeds - 1")
     parser.add_argument("--full-runs", type=int, default=200)
+    parser.add_argument("--sections", default="12345", help="which sections to run (others kept)")
     args = parser.parse_args()
     load = os.getloadavg()[0]
     started = time.perf_counter()
@@ -80,119 +141,121 @@ def main() -> None:
              f"start: {load:.1f} (shared machine)", ""]  # fmt: skip
 
     # 1. A/A with daily peeks, over several seeds
-    rows = []
-    for seed in range(args.seeds):
-        aa = aa_peeking(traffic, args.runs, users=2000, peeks=14, mde=0.02, seed=seed)
-        fixed = aa["fixed_horizon"]
-        rows.append(f"| {seed} | {ci(aa['sequential'])} | {ci(aa['naive'])} | {ci(fixed['welch'])} | "
-                    f"{ci(fixed['ratio_delta'])} | {ci(fixed['cuped'])} | {ci(fixed['request_z_test (dropped)'])} |")  # fmt: skip
-        print(rows[-1], flush=True)
-    lines += [
-        f"### A/A: {args.runs} experiments x 2,000 users, 14 daily peeks, alpha 0.05 (goal: sequential <= 0.05)",
-        "",
-        "False-positive rate with its Wilson 95% interval. Sequential = always-valid mSPRT (tau 0.02) "
-        "read daily; naive = fixed-horizon Welch read daily, stopping at the first p < 0.05; the other "
-        "columns read once at the end.",
-        "",
-        "| seed | sequential, daily | naive fixed-horizon, daily | Welch per-user CTR | request CTR, delta method | CUPED | request z-test (dropped) |",
-        "|---:|---|---|---|---|---|---|",
-        *rows,
-        "",
-    ]  # fmt: skip
+    old = previous_sections()
+    if "1" in args.sections:
+        rows, hits = [], {"sequential": 0, "msprt": 0, "naive": 0}
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
+            aa = aa_peeking(traffic, args.runs, users=2000, peeks=14, seed=seed)
+            fixed = aa["fixed_horizon"]
+            rows.append(f"| {seed} | {ci(aa['sequential'])} | {ci(aa['msprt'])} | {ci(aa['naive'])} | {ci(fixed['welch'])} | "
+                        f"{ci(fixed['ratio_delta'])} | {ci(fixed['cuped'])} | {ci(fixed['request_z_test (dropped)'])} |")  # fmt: skip
+            print(rows[-1], flush=True)
+            hits = {k: v + round(aa[k]["rate"] * args.runs) for k, v in hits.items()}
+        pooled = {k: rate(np.arange(args.runs * args.seeds) < v) for k, v in hits.items()}
+        rows.append(f"| all {args.seeds} seeds ({args.runs * args.seeds:,} runs) | **{ci(pooled['sequential'])}** | "
+                    f"{ci(pooled['msprt'])} | {ci(pooled['naive'])} | | | | |")  # fmt: skip
+        lines += [
+            f"### A/A: {args.runs} experiments x 2,000 users, 14 daily peeks, alpha 0.05 (goal: sequential <= 0.05)",
+            "",
+            "False-positive rate with its Wilson 95% interval. Sequential = the experiment's stop rule, the "
+            "group-sequential read-out of `analyze` (Lan-DeMets spending alpha t^1.5, maximum sample "
+            f"{aa['max_users_per_arm']:,.0f} users/arm planned at the 14th read, MDE {aa['mde']:.4f}) read "
+            "daily; mSPRT = always-valid p (tau = the same MDE) read daily; naive = fixed-horizon Welch read "
+            "daily, stopping at the first p < 0.05; the other columns read once at the end.",
+            "",
+            "| seed | sequential (group-sequential), daily | mSPRT, daily | naive fixed-horizon, daily | Welch per-user CTR | request CTR, delta method | CUPED | request z-test (dropped) |",
+            "|---:|---|---|---|---|---|---|---|",
+            *rows,
+            "",
+        ]  # fmt: skip
+    else:
+        lines.append(old[1])
 
     # 2. The full analyze on RR-log frames with the same traffic
     data = generate(users=2_000, items=300, interactions=20_000, seed=1)
     population = Population.from_dataset(data)
-    full = aa_runs(population, args.full_runs, users=1000, holdout=0.05, seed=77, traffic=traffic)
-    lines += [
-        f"### A/A through `analyze` ({args.full_runs} runs, 1,000 users, Zipf/Beta traffic, 5% holdout)",
-        "",
-        "| p-value | false-positive rate |",
-        "|---|---:|",
-        f"| Welch per-user CTR (`p_value`) | {np.mean(full['p_value'] < 0.05):.3f} |",
-        f"| request CTR, delta method (`ratio_p_value`) | {np.mean(full['ratio_p_value'] < 0.05):.3f} |",
-        f"| always-valid (`sequential.p_value`, one read) | {np.mean(full['sequential_p_value'] < 0.05):.3f} |",
-        f"| SRM false alarms at 0.001 | {full['srm'].mean():.3f} |",
-        "",
-    ]  # fmt: skip
-    print(lines[-6:], flush=True)
-
-    # 3. Known-better variant under the mSPRT
-    rows = []
-    for lift, planned, power in [
-        (0.1, 0.1, 0.8),
-        (0.1, 0.1, 0.95),
-        (0.15, 0.1, 0.8),
-        (0.2, 0.1, 0.8),
-    ]:
-        r = sequential_power(traffic, lift, runs=min(args.runs, 500), planned_lift=planned,
-                             power=power, seed=int(lift * 100))  # fmt: skip
-        rows.append(
-            f"| {lift:+.0%} | {planned:+.0%} | {power:.2f} | {r['max_users_per_arm']:,} | "
-            f"{ci(r['sequential_power'])} | {r['mean_users_at_stop']:,.0f} | {r['fixed_users_per_arm']:,} | "
-            f"{ci(r['fixed_power'])} | {r['users_ratio']:.2f} |"
+    if "2" in args.sections:
+        full = aa_runs(
+            population, args.full_runs, users=1000, holdout=0.05, seed=77, traffic=traffic
         )
-        print(rows[-1], flush=True)
-    lines += [
-        "### A known-better variant read daily (14 reads) by the always-valid test",
-        "",
-        "Click rates x (1 + lift); the experiment is planned for `planned` (tau = its CTR difference, "
-        "maximum sample = `max_users` for the target power there). Fixed-horizon n = the Welch "
-        "test's n for the same power at the planned effect, its power measured at that n. "
-        "Goal: mean users at stop <= 0.7 x fixed n, power at the maximum >= 0.8.",
-        "",
-        "| true lift | planned lift | target power | max users/arm | sequential power | mean users/arm at stop | fixed-horizon n/arm | fixed-horizon power | stop / fixed n |",
-        "|---:|---:|---:|---:|---|---:|---:|---|---:|",
-        *rows,
-        "",
-    ]  # fmt: skip
+        lines += [
+            f"### A/A through `analyze` ({args.full_runs} runs, 1,000 users, Zipf/Beta traffic, 5% holdout)",
+            "",
+            "| p-value | false-positive rate |",
+            "|---|---:|",
+            f"| Welch per-user CTR (`p_value`) | {np.mean(full['p_value'] < 0.05):.3f} |",
+            f"| request CTR, delta method (`ratio_p_value`) | {np.mean(full['ratio_p_value'] < 0.05):.3f} |",
+            f"| stop rule (group-sequential crossing, `sequential.direction`, one read) | {np.mean(full['sequential_crossed']):.3f} |",
+            f"| always-valid mSPRT (`sequential.always_valid.p_value`, one read) | {np.mean(full['msprt_p_value'] < 0.05):.3f} |",
+            f"| SRM false alarms at 0.001 | {full['srm'].mean():.3f} |",
+            "",
+        ]  # fmt: skip
+        print(lines[-6:], flush=True)
+    else:
+        lines.append(old[2])
+
+    # 3. Known-better variant under the stop rule (and the mSPRT at the planned effect)
+    if "3" in args.sections:
+        lines.append(section3(traffic, args.runs))
+    else:
+        lines.append(old[3])
 
     # 4. CUPED
-    rows = []
-    for lift in (0.0, 0.1):
-        r = cuped_check(traffic, lift, runs=min(args.runs, 1000), users=2000, seed=5)
-        rows.append(
-            f"| {lift:+.0%} | {r['pre_in_correlation']:.2f} | {r['measured_variance_reduction']:.1%} | "
-            f"{r['reported_variance_reduction']:.1%} | {ci(r['power_plain'])} | {ci(r['power_cuped'])} |"
-        )
-        print(rows[-1], flush=True)
-    lines += [
-        "### CUPED (pre-period CTR as covariate; goal: variance -30% at correlation ~0.6, FPR unchanged)",
-        "",
-        "Variance of the effect estimate across runs (2,000 users each); at lift 0 the rejection "
-        "rate is the false-positive rate.",
-        "",
-        "| lift | pre/in correlation | variance reduction (across runs) | reported by the analysis | rejections, Welch | rejections, CUPED |",
-        "|---:|---:|---:|---:|---|---|",
-        *rows,
-        "",
-    ]  # fmt: skip
+    if "4" in args.sections:
+        rows = []
+        for lift in (0.0, 0.1):
+            r = cuped_check(traffic, lift, runs=min(args.runs, 1000), users=2000, seed=5)
+            rows.append(
+                f"| {lift:+.0%} | {r['pre_in_correlation']:.2f} | {r['measured_variance_reduction']:.1%} | "
+                f"{r['reported_variance_reduction']:.1%} | {ci(r['power_plain'])} | {ci(r['power_cuped'])} |"
+            )
+            print(rows[-1], flush=True)
+        lines += [
+            "### CUPED (pre-period CTR as covariate; goal: variance -30% at correlation ~0.6, FPR unchanged)",
+            "",
+            "Variance of the effect estimate across runs (2,000 users each); at lift 0 the rejection "
+            "rate is the false-positive rate.",
+            "",
+            "| lift | pre/in correlation | variance reduction (across runs) | reported by the analysis | rejections, Welch | rejections, CUPED |",
+            "|---:|---:|---:|---:|---|---|",
+            *rows,
+            "",
+        ]  # fmt: skip
+    else:
+        lines.append(old[4])
 
     # 5. Interleaving vs A/B
-    ranked = rankers(data, population, k=10)
-    rows = []
-    for a, b in [("item_knn", "ease"), ("popularity", "ease")]:
-        r = interleaving_vs_ab(population, (ranked[a], ranked[b]), traffic, users=20_000,
-                               runs=200, seed=9)  # fmt: skip
-        rows.append(
-            f"| {a} vs {b} | {r['ctr_a']:.4f} / {r['ctr_b']:.4f} | {r['ab_users']:,} | "
-            f"{r['interleaving_users']:,} | {ci(r['interleaving_power'])} | {r['ratio']:.1f}x |"
-        )
-        print(rows[-1], flush=True)
+    if "5" in args.sections:
+        ranked = rankers(data, population, k=10)
+        rows = []
+        for a, b in [("item_knn", "ease"), ("popularity", "ease")]:
+            r = interleaving_vs_ab(population, (ranked[a], ranked[b]), traffic, users=20_000,
+                                   runs=200, seed=9)  # fmt: skip
+            rows.append(
+                f"| {a} vs {b} | {r['ctr_a']:.4f} / {r['ctr_b']:.4f} | {r['ab_users']:,} | "
+                f"{r['interleaving_users']:,} | {ci(r['interleaving_power'])} | {r['ratio']:.1f}x |"
+            )
+            print(rows[-1], flush=True)
+        lines += [
+            "### Interleaving vs A/B on CTR, two rankers fitted on synthetic data (goal: >= 10x fewer users)",
+            "",
+            "Users for 80% power at alpha 0.05: A/B = Welch on per-user CTR, both arms together; "
+            "interleaving = t-test on the per-user preference (team draft, every user sees both). "
+            "Interleaving power measured over 200 experiments at its n.",
+            "",
+            "| rankers (a vs b) | CTR a / b | A/B users | interleaving users | interleaving power at its n | A/B / interleaving |",
+            "|---|---|---:|---:|---|---:|",
+            *rows,
+            "",
+        ]  # fmt: skip
+    else:
+        lines.append(old[5])
     lines += [
-        "### Interleaving vs A/B on CTR, two rankers fitted on synthetic data (goal: >= 10x fewer users)",
+        f"- command: `{' '.join([Path(sys.executable).name, *sys.argv])}` ({time.perf_counter() - started:.0f} s); "
+        "sections not run keep their figures (and dates) from an earlier run",
         "",
-        "Users for 80% power at alpha 0.05: A/B = Welch on per-user CTR, both arms together; "
-        "interleaving = t-test on the per-user preference (team draft, every user sees both). "
-        "Interleaving power measured over 200 experiments at its n.",
-        "",
-        "| rankers (a vs b) | CTR a / b | A/B users | interleaving users | interleaving power at its n | A/B / interleaving |",
-        "|---|---|---:|---:|---|---:|",
-        *rows,
-        "",
-        f"- command: `{' '.join([Path(sys.executable).name, *sys.argv])}` ({time.perf_counter() - started:.0f} s)",
-        "",
-    ]  # fmt: skip
+    ]
+
     path = HERE / "RESULTS.md"
     head = path.read_text().split(MARKER)[0].rstrip() + "\n\n" if path.exists() else ""
     path.write_text(head + "\n".join(lines))

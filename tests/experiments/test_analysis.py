@@ -100,8 +100,9 @@ def test_underpowered_then_no_effect(population, test):
     comparison = report.comparisons[0]
     assert comparison["users"] >= comparison["required_users"]
     assert comparison["users"] >= comparison["sequential"]["max_users"]
-    # The always-valid test needs more users at the MDE than the fixed-horizon one.
-    assert comparison["sequential"]["max_users"] > 1.5 * comparison["required_users"]
+    # The group-sequential maximum: the fixed-horizon n inflated by 1.12 (power 0.8, 14 reads).
+    ratio = comparison["sequential"]["max_users"] / comparison["required_users"]
+    assert 1.05 < ratio < 1.2, ratio
     assert report.verdict == DONT_SHIP and "no effect as large as the MDE" in report.reasons[0]
 
 

@@ -15,14 +15,10 @@ import pytest
 from scipy import stats
 
 from nbrec.experiments import estimators
+from nbrec.experiments import group_sequential as gsd
 from nbrec.experiments.analysis import SHIP, analyze
 from nbrec.experiments.history import pre_period
-from nbrec.experiments.sequential import (
-    always_valid_p,
-    confidence_sequence,
-    max_users,
-    msprt_p_value,
-)
+from nbrec.experiments.sequential import always_valid_p, confidence_sequence, msprt_p_value
 from nbrec.experiments.traffic import Traffic, simulate_sums
 from nbrec.experiments.trust import aa_peeking, cuped_check, effect, sequential_power, two_way
 
@@ -41,11 +37,50 @@ def test_msprt_matches_the_normal_mixture_formula():
     assert msprt_p_value(0.0, float("nan"), tau) == 1.0  # no variance yet: no evidence
 
 
-@pytest.mark.parametrize("tau", [0.02, 0.05, 0.1])
-def test_aa_daily_peeks_sequential_holds_alpha_naive_does_not(tau):
-    """300 A/A experiments of 1,000 users read on 14 days."""
-    aa = aa_peeking(Traffic(), runs=300, users=1000, peeks=14, mde=tau, seed=int(tau * 1000))
-    assert aa["sequential"]["rate"] <= 0.05  # expected ~0.01-0.03: Ville's bound is loose
+def test_group_sequential_boundaries_match_published_values():
+    """Lan-DeMets boundaries for 5 equally spaced looks, two-sided alpha 0.05 (gsDesign;
+    Jennison and Turnbull 2000, ch. 7): O'Brien-Fleming- and Pocock-type spending."""
+    t = np.arange(1, 6) / 5
+
+    def obrien_fleming(t, alpha):
+        return 4 * (1 - stats.norm.cdf(stats.norm.isf(alpha / 4) / np.sqrt(t)))
+
+    def pocock(t, alpha):
+        return alpha * np.log(1 + (np.e - 1) * t)
+
+    assert gsd.boundaries(t, 0.05, spending=obrien_fleming) == pytest.approx(
+        [4.877, 3.357, 2.680, 2.290, 2.031], abs=2e-3
+    )
+    assert gsd.boundaries(t, 0.05, spending=pocock) == pytest.approx(
+        [2.438, 2.427, 2.410, 2.397, 2.388], abs=3e-3
+    )
+    # One look at t = 1 is the fixed-horizon test; unequal, unplanned looks spend what they reach.
+    assert gsd.boundaries([1.0], 0.05)[0] == pytest.approx(1.95996, abs=1e-4)
+    c = gsd.boundaries([0.1, 0.13, 0.5, 0.52, 1.0], 0.05)
+    assert np.all(c > 1.96) and c[0] > c[-1]
+    with pytest.raises(ValueError, match="increase strictly"):
+        gsd.boundaries([0.5, 0.4], 0.05)
+
+
+def test_group_sequential_design_alpha_power_and_savings():
+    """The numerical operating characteristics: exactly alpha under the null, the target power
+    at the MDE, fewer users than the fixed horizon at the MDE and beyond."""
+    oc = gsd.operating_characteristics(0.05, 0.8, looks=14)
+    assert oc["0x"]["rejects"] == pytest.approx(0.05, abs=1e-4)
+    assert oc["1x"]["rejects"] == pytest.approx(0.8, abs=1e-4)
+    assert 1.0 < oc["inflation"] < 1.2
+    assert oc["1x"]["expected_over_fixed"] < 0.8 and oc["1.5x"]["expected_over_fixed"] < 0.5
+    oc9 = gsd.operating_characteristics(0.05, 0.9, looks=14)
+    assert oc9["1x"]["expected_over_fixed"] < 0.7  # the issue's goal, met at power 0.9
+    assert gsd.max_users(0.3, 0.02) == math.ceil(oc["inflation"] * gsd.fixed_users(0.3, 0.02))
+
+
+def test_aa_daily_peeks_stop_rule_holds_alpha_naive_does_not():
+    """300 A/A experiments of 1,000 users read on 14 days, planned to end at the 14th."""
+    aa = aa_peeking(Traffic(), runs=300, users=1000, peeks=14, seed=14)
+    # The design spends all of alpha by the last read: near 0.05, not far below it.
+    assert 0.015 <= aa["sequential"]["rate"] <= 0.05 + 2 * math.sqrt(0.05 * 0.95 / 300), aa
+    assert aa["msprt"]["rate"] <= 0.05  # expected ~0.01: Ville's bound is loose
     assert aa["naive"]["ci"][0] > 0.1  # peeking at a fixed-horizon test: several times alpha
     for name in ("welch", "ratio_delta", "cuped"):
         assert 0.02 <= aa["fixed_horizon"][name]["rate"] <= 0.085, (name, aa["fixed_horizon"])
@@ -55,8 +90,9 @@ def test_aa_daily_peeks_sequential_holds_alpha_naive_does_not(tau):
 
 @pytest.mark.slow
 def test_aa_1000_runs_14_peeks_full_size():
-    aa = aa_peeking(Traffic(), runs=1000, users=2000, peeks=14, mde=0.05, seed=1000)
-    assert aa["sequential"]["ci"][1] <= 0.05 + 0.02 and aa["sequential"]["rate"] <= 0.05
+    aa = aa_peeking(Traffic(), runs=1000, users=2000, peeks=14, seed=1000)
+    assert aa["sequential"]["ci"][0] <= 0.05 and aa["sequential"]["rate"] <= 0.05 + 0.014, aa
+    assert aa["msprt"]["rate"] <= 0.05
     for name in ("welch", "ratio_delta", "cuped"):
         assert 0.035 <= aa["fixed_horizon"][name]["rate"] <= 0.065, (name, aa["fixed_horizon"])
 
@@ -73,14 +109,16 @@ def test_sequential_p_values_are_uniform_enough_under_the_null():
 
 
 def test_sequential_power_at_the_maximum_sample():
-    """A treatment raising click rates by 30%, planned for that effect: power >= 0.8."""
-    result = sequential_power(Traffic(), lift=0.3, runs=300, seed=11)
+    """A treatment raising click rates by 30%, planned for that effect: power >= 0.8 and on
+    average fewer users than the fixed horizon (the mSPRT, for comparison, needs more)."""
+    result = sequential_power(Traffic(), lift=0.3, runs=200, seed=11, msprt=True)
     power = result["sequential_power"]
-    assert power["rate"] >= 0.8 - 3 * math.sqrt(0.16 / 300), result
-    assert result["mean_users_at_stop"] < result["max_users_per_arm"]
+    assert power["rate"] >= 0.8 - 3 * math.sqrt(0.16 / 200), result
+    assert result["mean_users_at_stop"] < 0.9 * result["fixed_users_per_arm"], result
+    assert result["msprt"]["users_ratio"] > result["users_ratio"]
     # Fixed-horizon Welch at its own n reaches its planned power too (the reference).
-    assert abs(result["fixed_power"]["rate"] - 0.8) <= 3 * math.sqrt(0.16 / 300), result
-    assert result["max_users_per_arm"] == max_users(result["sd"], result["ctr_difference"])
+    assert abs(result["fixed_power"]["rate"] - 0.8) <= 3 * math.sqrt(0.16 / 200), result
+    assert result["max_users_per_arm"] == gsd.max_users(result["sd"], result["ctr_difference"])
 
 
 def test_effect_is_exact():
@@ -155,7 +193,8 @@ def test_cuped_and_daily_reads_from_logs():
     assert c["cuped"]["variance_reduction"] > 0.2 and c["cuped"]["users_with_pre_period"] == 1500
     assert c["cuped"]["p_value"] < c["p_value"]  # same effect, less noise
     seq = c["sequential"]
-    assert seq["reads"] == 2 and seq["p_by_read"][1] <= seq["p_by_read"][0]
+    p = seq["always_valid"]["p_by_read"]
+    assert seq["reads"] == 2 and p[1] <= p[0] and len(seq["z_by_read"]) == 2
     assert report.verdict == SHIP and seq["may_stop"], report.reasons
 
 
@@ -174,6 +213,7 @@ def test_cli_aa_json_and_analyze_from_logs(tmp_path):
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["sequential_fpr"] <= 0.05 and out["naive_fpr"] > out["sequential_fpr"]
+    assert out["msprt_fpr"] <= 0.05 and out["mde"] == 0.05
     low, high = out["sequential_fpr_ci"]
     assert low <= out["sequential_fpr"] <= high and 0 < high < 0.1
     assert out["naive_fpr_ci"][0] > 0.05  # peeking at a fixed-horizon test: many false alarms
@@ -196,12 +236,18 @@ def test_cli_aa_json_and_analyze_from_logs(tmp_path):
     assert comparison["sequential"]["reads"] == 2
     table = runner.invoke(app, args)
     assert table.exit_code == 0, table.output
-    assert "sequential (always valid" in table.output and "CUPED" in table.output
+    assert "sequential (group-sequential" in table.output and "CUPED" in table.output
+    assert "always-valid mSPRT" in table.output
     assert "fixed horizon" in table.output and "z-test" not in table.output
     # The dashboard's table: one row per treatment, with the stop rule.
     from nbrec.experiments.status import sequential_status
 
     status = sequential_status(tmp_path / "logs", tmp_path / "exp")
     assert status[["experiment", "treatment"]].values.tolist() == [["cuped", "treatment"]]
-    assert status.loc[0, "always_valid_p"] == pytest.approx(comparison["sequential"]["p_value"])
+    seq = comparison["sequential"]
+    assert status.loc[0, "always_valid_p"] == pytest.approx(seq["always_valid"]["p_value"])
+    assert (
+        status.loc[0, "z"] == pytest.approx(seq["z"])
+        and status.loc[0, "may_stop"] == seq["may_stop"]
+    )
     assert sequential_status(tmp_path / "logs", tmp_path / "none").empty

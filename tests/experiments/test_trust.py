@@ -20,7 +20,9 @@ def test_aa_false_positive_rate_is_alpha(population):
     runs = aa_runs(population, runs=200, users=600, requests_per_user=3)
     assert 0.02 <= np.mean(runs["p_value"] < 0.05) <= 0.08
     assert 0.02 <= np.mean(runs["ratio_p_value"] < 0.05) <= 0.08  # delta method, request CTR
-    assert np.mean(runs["sequential_p_value"] < 0.05) <= 0.05  # always-valid
+    assert np.mean(runs["msprt_p_value"] < 0.05) <= 0.05  # always-valid
+    # The stop rule read once, below its maximum sample: spends alpha * t^1.5 < alpha.
+    assert np.mean(runs["sequential_crossed"]) <= 0.05
     assert runs["srm"].sum() <= 2  # SRM alarm at 0.001: expected 0.2 false alarms in 200 runs
     # p-values of a true null are uniform: no decile holds more than twice its share.
     assert np.histogram(runs["p_value"], bins=10, range=(0, 1))[0].max() <= 40

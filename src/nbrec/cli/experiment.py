@@ -114,11 +114,15 @@ def analyze(
         console.print(f"[bold]{c['treatment']} vs {c['control']}[/bold]: lift {_fmt(c['lift'])}")
         if seq:
             low, high = seq["ci"]
+            av = seq["always_valid"]
             console.print(
-                f"  sequential (always valid, read any day): p={_fmt(seq['p_value'])}, "
+                f"  sequential ({seq['design']}; read any day): z={seq['z']:+.2f}, boundary "
+                f"{_fmt(seq['boundary'])}, information {seq['information_fraction']:.0%}, repeated "
                 f"CI [{_fmt(low)}, {_fmt(high)}] over {seq['reads']} daily reads -> "
                 f"{'[green]may stop[/green]' if seq['may_stop'] else 'keep running'}: {seq['why']}"
             )
+            console.print(f"  always-valid mSPRT (continuous monitoring): p={_fmt(av['p_value'])}, "
+                          f"CI [{_fmt(av['ci'][0])}, {_fmt(av['ci'][1])}]")  # fmt: skip
             rails = ", ".join(f"{g} p={_fmt(r['p_value'])}{' WORSE' if r['harm'] else ''}"
                               for g, r in seq["guardrails"].items())  # fmt: skip
             console.print(f"  sequential guardrails: {rails}")
@@ -146,13 +150,10 @@ def analyze(
 
 def _analyze_interleaving(experiment, log_dir: Path, lines, format: str, out: Path | None) -> None:
     """Per-user preference and its tests, the credit recomputed from the logged teams and clicks."""
-    from nbrec.experiments.interleaving import analyze_interleaving
-    from nbrec.rrlog.reader import read_interleaved, read_rr_logs
+    from nbrec.experiments.interleaving_readout import read_logged
 
-    _, feedback = read_rr_logs(log_dir, experiment.name, lines=lines)
-    shown = read_interleaved(log_dir, experiment.name, lines=lines)
-    names = (experiment.variants[0].name, experiment.variants[1].name)
-    report = analyze_interleaving(shown, feedback, names, experiment.alpha)
+    report = read_logged(experiment, log_dir, lines)
+    names = (report["team_a"], report["team_b"])
     if _write_report(report, out, format):
         return
     a, b = names
@@ -177,7 +178,10 @@ def aa(
     runs: int = typer.Option(1000, min=10, help="A/A experiments to simulate"),
     peeks: int = typer.Option(14, min=1, help="equally spaced reads of each (e.g. daily)"),
     users: int = typer.Option(2000, min=20, help="users per experiment at its end"),
-    mde: float = typer.Option(0.01, min=1e-6, help="minimum detectable effect (the mSPRT's tau)"),
+    mde: float = typer.Option(
+        None, min=1e-6, help="MDE the design is planned for (default: its maximum is the last peek)"
+    ),
+    power: float = typer.Option(0.8, min=0.5, max=0.99, help="planned power at the MDE"),
     alpha: float = typer.Option(0.05, min=1e-6, max=0.5),
     seed: int = typer.Option(0),
     format: str = typer.Option("table", help="table | json"),
@@ -186,18 +190,21 @@ def aa(
 
     Users make Zipf(1.5) requests capped at 200 and click at Beta(0.5, 2) rates. Each A/A
     experiment is read at PEEKS equally spaced days: naive_fpr is the share of experiments a
-    fixed-horizon test read at every peek called significant; sequential_fpr the always-valid
-    test's. Fixed-horizon rates of each p-value read once at the end come alongside.
+    fixed-horizon test read at every peek called significant; sequential_fpr the experiment's
+    stop rule's (group-sequential, the maximum sample planned at the last peek unless --mde is
+    given); msprt_fpr the always-valid mSPRT's. Fixed-horizon rates read once come alongside.
     """
+    from nbrec.experiments.peeking import aa_peeking
     from nbrec.experiments.traffic import Traffic
-    from nbrec.experiments.trust import aa_peeking
 
     check_format(format)
-    result = aa_peeking(Traffic(), runs, users, peeks, alpha=alpha, mde=mde, seed=seed)
+    result = aa_peeking(Traffic(), runs, users, peeks, alpha=alpha, mde=mde, power=power, seed=seed)
     summary = {
-        "runs": runs, "peeks": peeks, "users": users, "alpha": alpha, "mde": mde,
+        "runs": runs, "peeks": peeks, "users": users, "alpha": alpha, "mde": result["mde"],
+        "max_users_per_arm": result["max_users_per_arm"],
         "naive_fpr": result["naive"]["rate"], "naive_fpr_ci": result["naive"]["ci"],
         "sequential_fpr": result["sequential"]["rate"], "sequential_fpr_ci": result["sequential"]["ci"],
+        "msprt_fpr": result["msprt"]["rate"], "msprt_fpr_ci": result["msprt"]["ci"],
         "fixed_horizon_fpr": {k: v["rate"] for k, v in result["fixed_horizon"].items()},
         "cuped_variance_reduction": result["cuped_variance_reduction"],
     }  # fmt: skip
@@ -211,8 +218,10 @@ def aa(
         table.add_column(column)
     table.add_row("naive: fixed-horizon Welch read at every peek", f"{summary['naive_fpr']:.3f}",
                   "[{:.3f}, {:.3f}]".format(*summary["naive_fpr_ci"]))  # fmt: skip
-    table.add_row("sequential: always-valid mSPRT read at every peek", f"{summary['sequential_fpr']:.3f}",
+    table.add_row("sequential: group-sequential stop rule read at every peek", f"{summary['sequential_fpr']:.3f}",
                   "[{:.3f}, {:.3f}]".format(*summary["sequential_fpr_ci"]))  # fmt: skip
+    table.add_row("always-valid mSPRT read at every peek", f"{summary['msprt_fpr']:.3f}",
+                  "[{:.3f}, {:.3f}]".format(*summary["msprt_fpr_ci"]))  # fmt: skip
     for name, read in result["fixed_horizon"].items():
         table.add_row(f"fixed horizon, read once: {name}", f"{read['rate']:.3f}",
                       "[{:.3f}, {:.3f}]".format(*read["ci"]))  # fmt: skip

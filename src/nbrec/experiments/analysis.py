@@ -7,9 +7,10 @@ user_id, variant, n_items, latency_ms, status, fallback) and feedback rows (requ
 The primary metric is CTR: the share of requests answered by at least one click. Users are the
 randomisation unit, so every test treats a user as one observation (``nbrec.experiments.estimators``):
 
-- ``sequential`` (the default ``test`` of an experiment): the always-valid mSPRT p-value and
-  confidence sequence on per-user CTR, read every day of the logs, with the stop rule
-  (``nbrec.experiments.sequential``, ``readout``). Valid however often the read-out is looked at.
+- ``sequential`` (the default ``test`` of an experiment): the group-sequential test on per-user
+  CTR (Lan-DeMets alpha spending, ``group_sequential``), read every day of the logs, with its
+  stop rule and repeated confidence interval, and the mSPRT's always-valid p-value beside it
+  (``sequential``, ``readout``). Valid however often the read-out is looked at.
 - fixed-horizon, valid only when read once at the planned sample size: Welch's t-test on per-user
   CTR (``p_value``), the request CTR as a ratio metric with the delta method (``ratio_p_value``),
   and CUPED on per-user CTR with each user's pre-experiment CTR as covariate (``cuped``), when
@@ -29,7 +30,7 @@ from statsmodels.stats.power import NormalIndPower, TTestIndPower
 from statsmodels.stats.proportion import proportion_confint, proportion_effectsize
 
 from nbrec.experiments import estimators
-from nbrec.experiments.config import HOLDOUT, SEQUENTIAL, Experiment
+from nbrec.experiments.config import HOLDOUT, INTERLEAVING, SEQUENTIAL, Experiment
 from nbrec.experiments.estimators import UserSums
 from nbrec.experiments.history import clicked_requests
 from nbrec.experiments.readout import sequential_readout
@@ -215,6 +216,12 @@ def analyze(
     fixed-horizon Welch test, which is valid only when read once at the planned sample size.
     ``sequential=False`` skips the daily always-valid read-out (simulations of fixed designs).
     """
+    if experiment.type == INTERLEAVING:
+        raise ValueError(
+            f"experiment {experiment.name!r} is an interleaving experiment: it has no arms to "
+            "compare; read it with nbrec.experiments.interleaving.analyze_interleaving (`nbrec "
+            "experiment analyze NAME`), which recomputes each team's credit from the logs"
+        )
     rails = guardrails or Guardrails()
     requests = requests[requests["experiment"] == experiment.name]
     if requests.empty:
@@ -242,15 +249,8 @@ def analyze(
             result["users"] = int(metrics.loc[[control, treatment], "users"].min())
             result["guardrails"] = guardrail_breaches(metrics, control, treatment, rails)
             result["sequential"] = sequential_readout(
-                requests,
-                clicked,
-                control,
-                treatment,
-                experiment.mde,
-                alpha,
-                experiment.power,
-                rails,
-            )
+                requests, clicked, control, treatment, experiment.mde, alpha, experiment.power, rails
+            )  # fmt: skip
         comparisons.append(result)
         verdicts.append(_decide(result, srm, reasons, experiment.test))
     order = [DONT_SHIP, UNDERPOWERED, SHIP]
@@ -294,7 +294,6 @@ def _decide_sequential(name: str, seq: dict, reasons: list[str]) -> str:
         return UNDERPOWERED
     if any(read["harm"] for read in seq["guardrails"].values()):
         return DONT_SHIP
-    # Stopped on significance: the confidence sequence excludes 0 on one side; stopped at the
-    # maximum sample without it: no effect as large as the MDE.
-    low = seq["ci"][0]
-    return SHIP if low is not None and low > 0 else DONT_SHIP
+    # Stopped on a crossing: its side decides; at the maximum without one: no effect as large as
+    # the MDE.
+    return SHIP if seq.get("direction") == "better" else DONT_SHIP

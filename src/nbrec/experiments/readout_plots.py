@@ -47,27 +47,36 @@ def power_curve(
     return ax
 
 
-def always_valid_p(sequential: dict, alpha: float = 0.05, ax=None):
-    """The always-valid p-value after each daily read, and where it may stop."""
+def stop_rule(sequential: dict, ax=None):
+    """The group-sequential z after each daily read against its boundaries, and the verdict."""
     ax = ax or plt.gca()
-    p = sequential["p_by_read"]
-    reads = np.arange(1, len(p) + 1)
-    ax.step(reads, p, where="post", marker="o", label="always-valid p (running minimum)")
-    ax.axhline(alpha, color="tab:orange", linestyle="--", label=f"alpha = {alpha}")
-    ax.set_yscale("log")
-    ax.set_ylim(max(min(p) / 2, 1e-6), 1.5)
+    z = np.array(sequential["z_by_read"])
+    bound = np.array([np.nan if b is None else b for b in sequential["boundary_by_read"]])
+    reads = np.arange(1, len(z) + 1)
+    ax.plot(reads, z, marker="o", label="z (per-user CTR difference / its se)")
+    ax.step(
+        reads,
+        bound,
+        where="mid",
+        color="tab:orange",
+        linestyle="--",
+        label="boundary (alpha spending)",
+    )
+    ax.step(reads, -bound, where="mid", color="tab:orange", linestyle="--")
+    ax.axhline(0, color="tab:gray", linewidth=0.5)
     ax.set_xlabel("daily read")
-    ax.set_ylabel("p-value")
+    ax.set_ylabel("z")
     verdict = "may stop" if sequential["may_stop"] else "keep running"
-    ax.set_title(f"sequential test: {verdict}")
-    ax.legend()
+    ax.set_title(f"group-sequential test: {verdict}")
+    ax.legend(fontsize=7)
     return ax
 
 
 def peeking_rates(aa: dict, ax=None):
     """False-positive rates of A/A experiments: peeking at fixed-horizon vs always-valid."""
     ax = ax or plt.gca()
-    reads = {"fixed-horizon,\nread every peek": aa["naive"], "always-valid,\nread every peek": aa["sequential"],
+    reads = {"fixed-horizon,\nread every peek": aa["naive"], "group-sequential,\nread every peek": aa["sequential"],
+             "mSPRT,\nread every peek": aa["msprt"],
              **{f"{k}\nread once": v for k, v in aa["fixed_horizon"].items()}}  # fmt: skip
     rates = np.array([r["rate"] for r in reads.values()])
     errors = np.array([[r["rate"] - r["ci"][0], r["ci"][1] - r["rate"]] for r in reads.values()]).T
@@ -76,5 +85,24 @@ def peeking_rates(aa: dict, ax=None):
     ax.set_ylabel("false-positive rate")
     ax.set_title(f"A/A: {aa['runs']} experiments read {aa['peeks']} times")
     ax.tick_params(axis="x", labelsize=7)
+    ax.legend()
+    return ax
+
+
+def preference(report: dict, ax=None):
+    """Interleaving: the per-user preference (share of requests b won minus a's), with its mean."""
+    ax = ax or plt.gca()
+    pref = np.array([row["preference"] for row in report["per_user"]])
+    ax.hist(pref, bins=np.linspace(-1, 1, 21), color="tab:gray")
+    ax.axvline(
+        report["mean_preference"],
+        color="tab:orange",
+        label=f"mean {report['mean_preference']:+.3f}",
+    )
+    ax.set_xlabel(f"per-user preference: {report['team_b']} (+) vs {report['team_a']} (-)")
+    ax.set_ylabel("users")
+    ax.set_title(
+        f"interleaving: t-test p={report['t_p_value']:.3g}, winner {report['winner'] or 'none yet'}"
+    )
     ax.legend()
     return ax

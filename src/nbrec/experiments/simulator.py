@@ -21,7 +21,7 @@ import pandas as pd
 
 from nbrec.constants import ITEM_COL, USER_COL
 from nbrec.data.schema import Dataset
-from nbrec.experiments.config import HOLDOUT, Experiment
+from nbrec.experiments.config import HOLDOUT, INTERLEAVED, Experiment
 from nbrec.experiments.traffic import Traffic
 
 SIM_START = pd.Timestamp("2026-01-01", tz="UTC")  # first day of a simulation with ``days``
@@ -176,7 +176,7 @@ def simulate(
     user_ids = np.array([f"{population.user_ids[r]}#{i}" for i, r in enumerate(rows)], dtype=object)
     variants = assign_variants(experiment, user_ids, salt)
     requests, feedback = [], []
-    for variant in [*experiment.variant_names, HOLDOUT]:
+    for variant in [*experiment.variant_names, INTERLEAVED, HOLDOUT]:
         mask = variants == variant
         if not mask.any():
             continue

@@ -1,8 +1,9 @@
-"""Every experiment's always-valid read-out in one table, for the product dashboard.
+"""Every experiment's sequential read-out in one table, for the product dashboard.
 
-One row per (experiment, treatment) with requests in the RR logs: users per arm, the lift in
-per-user CTR, the always-valid p-value and confidence sequence, whether the experiment may stop
-and why, and the verdict. Experiments without logged requests are left out, and so are
+One row per (experiment, treatment) with requests in the RR logs: users per arm and the planned
+maximum, the lift in per-user CTR, the group-sequential z and boundary with the repeated
+confidence interval, the mSPRT's always-valid p beside it, whether the experiment may stop and
+why, and the verdict. Experiments without logged requests are left out, and so are
 interleaving experiments (no arms to compare: `nbrec experiment analyze NAME` reads them).
 """
 
@@ -17,8 +18,8 @@ from nbrec.experiments.config import load_experiments
 from nbrec.experiments.history import pre_period
 from nbrec.rrlog.reader import read_rr_logs
 
-COLUMNS = ["experiment", "treatment", "users", "lift", "always_valid_p", "ci_low", "ci_high",
-           "may_stop", "why", "verdict"]  # fmt: skip
+COLUMNS = ["experiment", "treatment", "users", "max_users", "lift", "z", "boundary", "ci_low",
+           "ci_high", "always_valid_p", "may_stop", "why", "verdict"]  # fmt: skip
 
 
 def sequential_status(log_dir: str | Path, experiments_dir: str | Path) -> pd.DataFrame:
@@ -37,7 +38,9 @@ def sequential_status(log_dir: str | Path, experiments_dir: str | Path) -> pd.Da
             seq = c.get("sequential") or {}
             ci = seq.get("ci", [None, None])
             rows.append({"experiment": exp.name, "treatment": c["treatment"], "users": c.get("users"),
-                         "lift": c["lift"], "always_valid_p": seq.get("p_value"), "ci_low": ci[0],
+                         "max_users": seq.get("max_users"), "lift": c["lift"], "z": seq.get("z"),
+                         "boundary": seq.get("boundary"),
+                         "always_valid_p": (seq.get("always_valid") or {}).get("p_value"), "ci_low": ci[0],
                          "ci_high": ci[1], "may_stop": seq.get("may_stop"), "why": seq.get("why"),
                          "verdict": report.verdict})  # fmt: skip
     return pd.DataFrame(rows, columns=COLUMNS)

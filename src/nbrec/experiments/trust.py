@@ -5,25 +5,25 @@
 known-better policy at the sample size the power analysis asks for; it should be found in
 about ``power`` of them. Both run the full ``analyze`` on the simulator's users (slow, exact).
 
-``aa_peeking``, ``sequential_power`` and ``cuped_check`` run thousands of experiments on
-heavy-tailed ``Traffic`` at once (numpy), through the estimators ``analyze`` uses.
+``aa_peeking``, ``sequential_power`` and ``cuped_check`` (``peeking``) run thousands of
+experiments on heavy-tailed ``Traffic`` at once, through the estimators ``analyze`` uses.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from statsmodels.stats.power import TTestPower
-from statsmodels.stats.proportion import proportion_confint
 
-from nbrec.experiments import estimators
 from nbrec.experiments.analysis import analyze, required_sample_size, required_users
 from nbrec.experiments.config import Experiment
 from nbrec.experiments.interleaving import preference_test, team_draft_codes
-from nbrec.experiments.sequential import always_valid_p, max_users
+from nbrec.experiments.peeking import aa_peeking, cuped_check, effect, rate, sequential_power
 from nbrec.experiments.simulator import Population, simulate
-from nbrec.experiments.traffic import Traffic, simulate_sums
+from nbrec.experiments.traffic import Traffic
+
+__all__ = ["aa_peeking", "aa_runs", "cuped_check", "effect", "interleaving_vs_ab", "power_runs",
+           "rate", "sequential_power", "two_way", "with_allocations"]  # fmt: skip
 
 
 def two_way(name: str = "exp", holdout: float = 0.0, **settings) -> Experiment:
@@ -45,7 +45,7 @@ def aa_runs(
     population: Population, runs: int, users: int, requests_per_user: int = 1, holdout: float = 0.0,
     k: int = 10, seed: int = 0, traffic: Traffic | None = None,
 ) -> pd.DataFrame:  # fmt: skip
-    """One row per A/A experiment: Welch p, delta-method ratio p, always-valid p, SRM flag.
+    """One row per A/A experiment: Welch p, delta-method p, stop-rule crossing, mSPRT p, SRM flag.
 
     A fresh salt and fresh users each run; the full ``analyze`` on the simulator's users.
     """
@@ -58,8 +58,10 @@ def aa_runs(
                            seed=seed + run, salt=f"aa-{seed}-{run}", traffic=traffic)  # fmt: skip
         report = analyze(exp, req, fb, bootstrap=False)
         c = report.comparisons[0]
+        seq = c["sequential"]
         rows.append({"p_value": c["p_value"], "ratio_p_value": c["ratio_p_value"],
-                     "sequential_p_value": c["sequential"]["p_value"], "srm": report.srm["flagged"]})  # fmt: skip
+                     "sequential_crossed": seq["direction"] is not None,
+                     "msprt_p_value": seq["always_valid"]["p_value"], "srm": report.srm["flagged"]})  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -87,121 +89,6 @@ def power_runs(
     se = float(np.sqrt(power * (1 - power) / runs))
     return {"baseline_ctr": p0, "treatment_ctr": p1, "users_per_variant": n, "runs": runs,
             "measured_power": measured, "target_power": power, "standard_error": se}  # fmt: skip
-
-
-# -- peeking, sequential tests and CUPED on heavy-tailed traffic (vectorised over runs) -------
-
-
-def rate(hits: np.ndarray) -> dict:
-    """Share of runs with a hit, with its Wilson 95% interval."""
-    n, k = int(np.size(hits)), int(np.sum(hits))
-    low, high = proportion_confint(k, n, alpha=0.05, method="wilson")
-    return {"rate": k / n, "ci": [float(low), float(high)], "runs": n}
-
-
-def aa_peeking(
-    traffic: Traffic, runs: int, users: int, peeks: int, alpha: float = 0.05, mde: float = 0.01,
-    seed: int = 0,
-) -> dict:  # fmt: skip
-    """A/A experiments read at ``peeks`` equally spaced days: false-positive rates.
-
-    ``naive``: the fixed-horizon Welch test read at every peek, stopping at the first p < alpha.
-    ``sequential``: the always-valid mSPRT p-value (tau = ``mde``) read the same way.
-    ``fixed_horizon``: each p-value the analysis reports, read once at the end.
-    """
-    control, treatment = simulate_sums(traffic, runs, users, peeks, seed=seed)
-    plain = estimators.welch(control, treatment)
-    always = always_valid_p(plain.diff, plain.variance, mde)
-    cuped, reduction = estimators.cuped(control, treatment)
-    final = {
-        "welch": plain.p_value[:, -1],
-        "ratio_delta": estimators.ratio(control, treatment).p_value[:, -1],
-        "cuped": cuped.p_value[:, -1],
-        "request_z_test (dropped)": estimators.request_z_test(control, treatment).p_value[:, -1],
-    }
-    return {
-        "runs": runs, "users": users, "peeks": peeks, "alpha": alpha, "mde": mde,
-        "naive": rate((plain.p_value < alpha).any(axis=1)),
-        "sequential": rate(always[:, -1] < alpha),
-        "fixed_horizon": {name: rate(p < alpha) for name, p in final.items()},
-        "cuped_variance_reduction": float(np.mean(reduction[:, -1])),
-    }  # fmt: skip
-
-
-def effect(traffic: Traffic, lift: float) -> tuple[float, float]:
-    """(true difference of mean per-user CTR, per-user CTR sd), exactly (numerical integration).
-
-    A user's CTR is Binomial(n, p') / n with p' = min(p (1 + lift), 1), p ~ Beta, n capped Zipf:
-    E = E[p'], Var = Var(p') + E[p'(1 - p')] E[1/n]. The sd is the two arms' pooled one.
-    """
-    beta = stats.beta(traffic.ctr_a, traffic.ctr_b)
-    cdf = np.append(traffic.requests_cdf(), 1.0)
-    inv_n = float(np.sum(np.diff(cdf, prepend=0.0) / np.arange(1, traffic.max_requests + 1)))
-
-    def moments(scale: float) -> tuple[float, float]:
-        m1 = beta.expect(lambda p: np.minimum(p * scale, 1.0))
-        m2 = beta.expect(lambda p: np.minimum(p * scale, 1.0) ** 2)
-        return m1, m2 - m1**2 + (m1 - m2) * inv_n
-
-    (mean_a, var_a), (mean_b, var_b) = moments(1.0), moments(1.0 + lift)
-    return float(mean_b - mean_a), float(np.sqrt((var_a + var_b) / 2))
-
-
-def sequential_power(
-    traffic: Traffic, lift: float, runs: int, peeks: int = 14, planned_lift: float | None = None,
-    alpha: float = 0.05, power: float = 0.8, seed: int = 0,
-) -> dict:  # fmt: skip
-    """A known-better treatment (click rates x ``1 + lift``) under the mSPRT read daily.
-
-    The experiment is planned for ``planned_lift`` (default ``lift``): tau = its CTR difference
-    and the maximum sample is ``max_users`` for ``power`` there. Reported: power by the maximum
-    sample, mean users per arm when the test stops (first always-valid p < alpha, else the
-    maximum), and the fixed-horizon n for the same power at the planned and at the true effect,
-    with the fixed-horizon Welch test's power measured at its n.
-    """
-    diff, sd = effect(traffic, lift)
-    # The plan knows only the planned effect (and its sd), not the true one.
-    planned, sd = (diff, sd) if planned_lift is None else effect(traffic, planned_lift)
-    n_max = max_users(sd, planned, alpha, power, looks=peeks)
-    control, treatment = simulate_sums(traffic, runs, 2 * n_max, peeks, lift, seed=seed + 1)
-    est = estimators.welch(control, treatment)
-    always = always_valid_p(est.diff, est.variance, planned)
-    stop = always < alpha
-    stopped = stop.any(axis=1)
-    first = np.where(stopped, stop.argmax(axis=1), peeks - 1)
-    arm_users = (control.count + treatment.count) / 2
-    users_at_stop = np.take_along_axis(arm_users, first[:, None], axis=1)[:, 0]
-    n_fixed = required_users(sd, planned, alpha, power)
-    fixed_c, fixed_t = simulate_sums(traffic, runs, 2 * n_fixed, 1, lift, seed=seed + 2)
-    fixed = estimators.welch(fixed_c, fixed_t)
-    won = stopped & (np.take_along_axis(est.diff, first[:, None], axis=1)[:, 0] > 0)
-    return {
-        "lift": lift, "planned_lift": planned_lift or lift, "ctr_difference": diff, "sd": sd,
-        "runs": runs, "peeks": peeks, "max_users_per_arm": n_max,
-        "sequential_power": rate(won),
-        "mean_users_at_stop": float(users_at_stop.mean()),
-        "fixed_users_per_arm": n_fixed,
-        "fixed_users_at_true_effect": required_users(sd, diff, alpha, power),
-        "fixed_power": rate((fixed.p_value[:, 0] < alpha) & (fixed.diff[:, 0] > 0)),
-        "users_ratio": float(users_at_stop.mean() / n_fixed),
-    }  # fmt: skip
-
-
-def cuped_check(traffic: Traffic, lift: float, runs: int, users: int, seed: int = 0) -> dict:
-    """Variance of the effect estimate across runs, plain vs CUPED, and the pre/in correlation."""
-    control, treatment = simulate_sums(traffic, runs, users, 1, lift, seed=seed)
-    plain = estimators.welch(control, treatment)
-    adjusted, reduction = estimators.cuped(control, treatment)
-    draw = traffic.draw(np.random.default_rng(seed), 200_000)
-    x = draw["pre_clicks"] / np.maximum(draw["pre_requests"], 1)
-    correlation = np.corrcoef(x, draw["clicks"] / draw["requests"])[0, 1]
-    return {
-        "lift": lift, "runs": runs, "users": users, "pre_in_correlation": float(correlation),
-        "variance_plain": float(plain.diff.var()), "variance_cuped": float(adjusted.diff.var()),
-        "measured_variance_reduction": float(1 - adjusted.diff.var() / plain.diff.var()),
-        "reported_variance_reduction": float(reduction.mean()),
-        "power_plain": rate(plain.p_value[:, 0] < 0.05), "power_cuped": rate(adjusted.p_value[:, 0] < 0.05),
-    }  # fmt: skip
 
 
 # -- interleaving vs A/B on two rankers ------------------------------------------------------
