@@ -106,3 +106,36 @@ def test_interleaving_needs_far_fewer_users_than_ab(population):
     assert result["ctr_b"] > result["ctr_a"] and result["mean_preference"] > 0
     assert result["interleaving_power"]["ci"][1] >= 0.8  # its n is enough (60 runs: loose)
     assert result["ab_users"] > 3 * result["interleaving_users"], result
+
+
+def test_simulated_interleaving_and_analyze_refuses_it():
+    """An interleaving experiment simulated in process as the service serves it (holdout: team
+    a's list; the others: team-draft blends, teams as logged); `analyze` refuses it with an
+    error naming the interleaving read-out, which finds the known-better ranker."""
+    from nbrec.data.synthetic import generate
+    from nbrec.experiments.analysis import analyze
+    from nbrec.experiments.interleaving_readout import analyze_rows, pair, simulate_interleaving
+    from nbrec.experiments.simulator import Population
+
+    population = Population.from_dataset(generate(users=300, items=120, interactions=6_000, seed=7))
+    exp = pair("sim", "popular", "taste", holdout=0.2)
+    popular, taste = population.popular_policy(), population.taste_policy(1.0)
+    requests, feedback = simulate_interleaving(population, exp, popular, taste, 400, k=6, seed=3)
+    assert set(requests["variant"]) == {"interleaved", "holdout"}
+    rows = np.searchsorted(population.user_ids, requests["user_id"].str.split("#").str[0])
+    top = list(population.item_ids[popular(rows[:1], 6, None)[0][0]])
+    for row, (_, line) in zip(rows, requests.iterrows(), strict=True):
+        items = list(line["items"])
+        if line["variant"] == "holdout":
+            assert items == top and line["teams"] is None
+            continue
+        liked = list(population.item_ids[taste(np.array([row]), 6, None)[0][0]])
+        team = dict(zip(items, line["teams"], strict=True))
+        assert {i for i in items if team[i] == "a"} <= set(top)
+        assert {i for i in items if team[i] == "b"} <= set(liked)
+        assert abs(line["teams"].count("a") - line["teams"].count("b")) <= 1
+    with pytest.raises(ValueError, match="interleaving experiment.*analyze_interleaving"):
+        analyze(exp, requests, feedback)
+    report = analyze_rows(exp, requests, feedback)
+    assert report["requests"] == (requests["variant"] == "interleaved").sum()
+    assert report["winner"] == "taste" and report["t_p_value"] < 0.01

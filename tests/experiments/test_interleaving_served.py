@@ -217,3 +217,103 @@ def test_service_serves_interleaved_lists_and_analyze_recomputes_credit(
         ],
     )
     assert table.exit_code == 0 and "sign test" in table.output, table.output
+
+
+@pytest.mark.service
+def test_interleaving_over_http(tmp_path, monkeypatch, own_warehouse):
+    """The real `nbrec serve` (BentoML) started with an interleaving experiment YAML: `nbrec
+    simulate` and one request by hand get team-draft blends of both versions, the RR log keeps
+    the teams, `/feedback` takes the clicks, and `nbrec experiment analyze` credits the teams
+    from the logs exactly as recomputed here, with the per-user preference test."""
+    import subprocess
+
+    import httpx
+    import numpy as np
+    from scipy import stats
+
+    from tests.serving.server import NBREC, rr_lines, running_service
+
+    data = generate()  # what `nbrec simulate --dataset synthetic` draws its users from
+    store_url = f"sqlite:///{tmp_path / 'features.db'}"
+    store = open_store(store_url)
+    publish(make_model("popularity").fit(data.interactions, data.items, data.users), "v1", store,
+            items=data.items)  # fmt: skip
+    publish(make_model("item_knn").fit(data.interactions, data.items, data.users), "v2", store,
+            items=data.items, make_live=False)  # fmt: skip
+    folder = tmp_path / "experiments"
+    folder.mkdir()
+    (folder / "knn.yaml").write_text(yaml.safe_dump(INTERLEAVING))
+    logs = tmp_path / "logs"
+    for name, value in {"NBREC_STORE_URL": store_url, "NBREC_LOG_DIR": str(logs),
+                        "NBREC_EXPERIMENTS_DIR": str(folder), "NBREC_VAR_DIR": str(tmp_path / "var"),
+                        "NBREC_DATA_DIR": str(tmp_path / "data")}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)  # the service and the CLI runs below inherit them
+    router = ExperimentRouter([Experiment.model_validate(INTERLEAVING)])
+    with running_service(tmp_path, store_url) as url:
+        sim = subprocess.run(
+            [NBREC, "simulate", "--url", url, "--users", "300", "--requests", "500", "--k", str(K),
+             "--p-match", "0.3"], capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert sim.returncode == 0, sim.stderr[-3000:]
+        summary = json.loads(sim.stdout)
+        assert summary["errors"] == 0 and summary["feedback_errors"] == 0 and summary["clicks"] > 0
+        assert set(summary["by_variant"]) == {INTERLEAVED, "holdout"}
+        assert summary["by_experiment"] == {"knn-vs-pop": 500}
+        assert "interleaved answers" in sim.stderr and "knn-vs-pop" in sim.stderr
+        # One answer by hand: a blend of what each version would show this user.
+        user = next(
+            u for u in data.users["user_id"][300:] if router.route(u).variant == INTERLEAVED
+        )
+        list_a, list_b = served_list(store, "v1", user), served_list(store, "v2", user)
+        answer = httpx.post(f"{url}/recommend", json={"user_id": user, "k": K}).json()
+        assert answer["variant"] == INTERLEAVED and answer["experiment"] == "knn-vs-pop"
+        items = [i["item_id"] for i in answer["items"]]
+        assert len(items) == K and set(items) <= set(list_a) | set(list_b)
+        fb = httpx.post(f"{url}/feedback", json={"user_id": user, "item_id": items[0],
+                                                 "event": "click", "request_id": answer["request_id"]})  # fmt: skip
+        assert fb.is_success, fb.text
+    store.close()
+
+    lines = rr_lines(logs)
+    served = {
+        x["request_id"]: x for x in lines if x["kind"] == "request" and x["variant"] == INTERLEAVED
+    }
+    assert len(served) == summary["by_variant"][INTERLEAVED]["requests"] + 1
+    mine = served[answer["request_id"]]
+    assert (
+        mine["items"] == items
+        and mine["versions"] == ["v1", "v2"]
+        and mine["policy"] == "team_draft"
+    )
+    picked = {"a": [i for i, t in zip(items, mine["teams"], strict=True) if t == "a"],
+              "b": [i for i, t in zip(items, mine["teams"], strict=True) if t == "b"]}  # fmt: skip
+    assert set(picked["a"]) <= set(list_a) and set(picked["b"]) <= set(list_b)
+    assert abs(len(picked["a"]) - len(picked["b"])) <= 1
+    # The credit recomputed here from the logged lines: a click credits its item's team.
+    clicked: dict[str, set] = {}
+    for x in lines:
+        if x["kind"] == "feedback" and x["request_id"] in served and x["event"] == "click":
+            clicked.setdefault(x["request_id"], set()).add(x["item_id"])
+    by_user: dict[str, list[float]] = {}
+    wins = {"a": 0, "b": 0, "tie": 0}
+    for rid, line in served.items():
+        team = dict(zip(line["items"], line["teams"], strict=True))
+        got = [team[i] for i in clicked.get(rid, ()) if i in team]
+        a, b = got.count("a"), got.count("b")
+        wins["a" if a > b else "b" if b > a else "tie"] += 1
+        by_user.setdefault(line["user_id"], []).append(float(np.sign(b - a)))
+    result = CliRunner().invoke(app, ["experiment", "analyze", "knn-vs-pop", "--format", "json",
+                                      "--log-dir", str(logs), "--dir", str(folder)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["requests"] == len(served) and report["users"] == len(by_user)
+    assert (report["wins_a"], report["wins_b"], report["ties"]) == (
+        wins["a"],
+        wins["b"],
+        wins["tie"],
+    )
+    assert wins["a"] + wins["b"] > 20  # the simulated users did click
+    preference = {u: float(np.mean(v)) for u, v in by_user.items()}
+    assert {r["user_id"]: r["preference"] for r in report["per_user"]} == pytest.approx(preference)
+    t_p = stats.ttest_1samp(list(preference.values()), 0.0).pvalue
+    assert report["t_p_value"] == pytest.approx(t_p)

@@ -10,6 +10,7 @@ from rich.console import Console
 from nbrec.cli.common import user_errors
 from nbrec.constants import DEFAULT_K
 from nbrec.errors import BadValueError
+from nbrec.experiments.config import INTERLEAVED
 
 console = Console(stderr=True)
 
@@ -45,4 +46,11 @@ def simulate(
         f"{summary.clicks} clicks, {summary.errors} errors, "
         f"{summary.feedback_errors} clicks refused"
     )
+    interleaved = summary.by_variant.get(INTERLEAVED, {}).get("requests", 0)
+    if interleaved:
+        names = ", ".join(n for n in summary.by_experiment if n != "None")
+        console.print(
+            f"{interleaved} interleaved answers (team-draft blends of two versions) in {names}: "
+            "`nbrec experiment analyze NAME` credits each team from the RR logs"
+        )
     print(json.dumps(summary.to_dict(), indent=2))

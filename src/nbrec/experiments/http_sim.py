@@ -3,6 +3,9 @@
 Each request picks one of ``users`` simulated users, asks ``POST /recommend`` and clicks the
 answer by the user's known preferences (``Population``), sending each click to
 ``POST /feedback`` with the request's id, so the RR logs join clicks to what was shown.
+Users of an interleaving experiment get team-draft blends (variant ``interleaved``); their
+clicks are sent the same way, and ``nbrec experiment analyze NAME`` credits the teams from the
+logs (the answer does not say which ranker picked which item).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ class SimulationSummary:
     feedback_errors: int = 0  # clicks the service did not accept (their RR log lacks them)
     seconds: float = 0.0
     by_variant: dict[str, dict[str, int]] = field(default_factory=dict)
+    by_experiment: dict[str, int] = field(default_factory=dict)  # requests per experiment name
     statuses: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -55,6 +59,7 @@ def run_http(
     item_index = {str(item): i for i, item in enumerate(population.item_ids)}
     summary, statuses = SimulationSummary(), Counter()
     variants: dict[str, Counter] = {}
+    experiments: Counter = Counter()
     start = time.perf_counter()
     with httpx.Client(base_url=url.rstrip("/"), timeout=timeout) as client:
         for row in tqdm(rng.choice(chosen, size=requests), disable=not progress, desc="simulate"):
@@ -72,6 +77,7 @@ def run_http(
                 sent = _post(client, url, "/feedback", {"user_id": user_id, "item_id": item_id,
                              "event": "click", "request_id": body["request_id"]})  # fmt: skip
                 summary.feedback_errors += not sent.is_success
+            experiments[str(body.get("experiment"))] += 1
             per = variants.setdefault(str(body.get("variant")), Counter())
             per["requests"] += 1
             per["clicked_requests"] += bool(clicked)
@@ -80,6 +86,7 @@ def run_http(
     summary.seconds = time.perf_counter() - start
     summary.statuses = dict(statuses)
     summary.by_variant = {name: dict(counts) for name, counts in variants.items()}
+    summary.by_experiment = dict(experiments)
     return summary
 
 
