@@ -10,6 +10,7 @@ from nbrec.models import (  # noqa: F401
     item2item,
     lightfm_model,
     rp3beta,
+    time_ease,
 )
 from nbrec.models.base import Embeddings, Recommender, TrainingData, UnknownUserError, top_k
 from nbrec.models.registry import available, expand, get_model_class, make_model, register
