@@ -45,8 +45,8 @@ def content_name(prefix: str, keys: Iterable[str]) -> str:
 
 
 def ids_name(prefix: str, ids: pa.Array | pa.ChunkedArray) -> str:
-    """:func:`content_name` of a string column, hashed from its Arrow buffers (no per-row
-    Python): the same ids in the same order give the same name."""
+    """A content name for a string column, hashed from its Arrow buffers (no per-row Python):
+    the same ids in the same order give the same name, however the column is chunked or sliced."""
     array = pc.cast(ids, pa.large_string())
     array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
     array = pc.fill_null(array, "")
