@@ -100,6 +100,52 @@ class RedisClients:
                 client = self._fast
         return client
 
+    def round_trip(self, key: str, *commands: tuple) -> list:
+        """The replies to ``commands`` (all on ``key``'s slot) in one round trip on a pooled
+        connection of the fast client (of the node holding ``key`` on a cluster).
+
+        What ``pipeline(transaction=False)`` sends, without its per-call bookkeeping (a
+        pipeline object, command stack, retry and callback machinery): about a third of the
+        request path's CPU on Redis (benchmarks/serving/RESULTS.md). The replies are raw
+        (bytes, lists of bytes): only for commands redis-py does not post-process. On a
+        cluster, an error (a redirection after a slot move or a failover, a node down) or a
+        node not known yet sends the commands again through redis-py's cluster pipeline,
+        which follows redirections and refreshes its slot map as before.
+        """
+        client = self.fast
+        if self.cluster:
+            try:
+                node = client.get_node_from_key(key)
+            except REDIS_ERRORS:
+                node = None
+            target = node.redis_connection if node is not None else None
+            if target is None:
+                return self._pipelined(client, commands)
+            try:
+                return self._send(target.connection_pool, commands)
+            except REDIS_ERRORS:  # redis-py's way: redirections, topology refresh, its errors
+                return self._pipelined(client, commands)
+        return self._send(client.connection_pool, commands)
+
+    @staticmethod
+    def _send(pool, commands: tuple[tuple, ...]) -> list:
+        conn = pool.get_connection()
+        try:
+            conn.send_packed_command(conn.pack_commands(commands))
+            return [conn.read_response() for _ in commands]
+        except BaseException:
+            conn.disconnect()  # replies may be left unread on it
+            raise
+        finally:
+            pool.release(conn)
+
+    @staticmethod
+    def _pipelined(client, commands: tuple[tuple, ...]) -> list:
+        pipe = client.pipeline(transaction=False)
+        for command in commands:
+            pipe.execute_command(*command)
+        return pipe.execute()
+
     def ping(self) -> bool:
         """True if every master answers (a cluster), or the server does."""
         client = self.fast

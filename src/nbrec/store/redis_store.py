@@ -221,11 +221,10 @@ class RedisStore:
     def user_view(self, version: str, user_id: str) -> tuple[Ranked | None, list[str]]:
         # One round trip for both (the request path's only store call): the user's bucket and
         # seen list share a hash tag, so on a cluster they are on the same node too.
-        pipe = self.clients.fast.pipeline(transaction=False)
-        pipe.hget(self.keys.bucketed(version, "recs", user_id), user_id)
-        pipe.lrange(self.keys.seen(user_id), 0, RECENT_SEEN - 1)
-        raw, seen = pipe.execute()
-        return self._tables.decode(version, raw), [s.decode() for s in seen]
+        seen = self.keys.seen(user_id)
+        recs = ("HGET", self.keys.bucketed(version, "recs", user_id), user_id)
+        raw, items = self.clients.round_trip(seen, recs, ("LRANGE", seen, 0, RECENT_SEEN - 1))
+        return self._tables.decode(version, raw), [s.decode() for s in items]
 
     @store_errors
     def popular(self, version: str) -> Ranked:
@@ -262,7 +261,8 @@ class RedisStore:
 
     @store_errors
     def recent_seen(self, user_id: str) -> list[str]:
-        values = self.clients.fast.lrange(self.keys.seen(user_id), 0, RECENT_SEEN - 1)
+        key = self.keys.seen(user_id)
+        (values,) = self.clients.round_trip(key, ("LRANGE", key, 0, RECENT_SEEN - 1))
         return [v.decode() for v in values]
 
     @store_errors

@@ -36,20 +36,8 @@ from nbrec.store.base import (
     ranked_from_json,
 )
 from nbrec.store.ranked import encoded_lists, table_of
+from nbrec.store.sqlite_schema import SCHEMA, SEEN, VIEW
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS versions (version TEXT PRIMARY KEY, created REAL, complete INTEGER,
-                                     info BLOB);
-CREATE TABLE IF NOT EXISTS live (id INTEGER PRIMARY KEY CHECK (id = 1), version TEXT);
-CREATE TABLE IF NOT EXISTS live_history (seq INTEGER PRIMARY KEY AUTOINCREMENT, version TEXT);
-CREATE TABLE IF NOT EXISTS kv (version TEXT, kind TEXT, key TEXT, value BLOB,
-                               PRIMARY KEY (version, kind, key)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS seen (user_id TEXT, item_id TEXT, seq INTEGER,
-                                 PRIMARY KEY (user_id, item_id)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS seen_recent ON seen (user_id, seq);
-CREATE TABLE IF NOT EXISTS counters (namespace TEXT, arm TEXT, pulls INTEGER, rewards REAL,
-                                     PRIMARY KEY (namespace, arm)) WITHOUT ROWID;
-"""
 CHUNK = 20_000  # rows per executemany
 PUBLISH_CACHE_KIB = 256 * 1024  # page cache while publishing: a million-row insert stays in RAM
 READ_BATCH = 900  # users per query (bound parameters; SQLite's limit is 32766)
@@ -224,7 +212,10 @@ class SQLiteStore:
         return [found.get(u) for u in user_ids]
 
     def user_view(self, version: str, user_id: str) -> tuple[Ranked | None, list[str]]:
-        return self.user_recs(version, user_id), self.recent_seen(user_id)
+        rows = self._query(VIEW, (version, user_id, user_id, RECENT_SEEN))
+        if rows and rows[0][0] == 0:
+            return self._tables.decode(version, rows[0][1]), [r[1] for r in rows[1:]]
+        return None, [r[1] for r in rows]
 
     def popular(self, version: str) -> Ranked:
         return ranked_from_json(self._get(version, "blob", "popular")) or ([], [])
@@ -261,11 +252,7 @@ class SQLiteStore:
             )
 
     def recent_seen(self, user_id: str) -> list[str]:
-        rows = self._query(
-            "SELECT item_id FROM seen WHERE user_id = ? ORDER BY seq DESC LIMIT ?",
-            (user_id, RECENT_SEEN),
-        )
-        return [r[0] for r in rows]
+        return [r[0] for r in self._query(SEEN, (user_id, RECENT_SEEN))]
 
     def incr_counter(self, namespace: str, arm: str, pulls: int = 0, rewards: float = 0) -> None:
         # One UPSERT statement: atomic across processes sharing the file.
