@@ -32,8 +32,8 @@ demo: install ## data, notebooks and leaderboard; then train, gate, publish and 
 test: install ## run the test suite (everything but tests marked slow)
 	$(BIN)/pytest
 
-test-all: install ## run every test, slow ones included
-	$(BIN)/pytest -m ""
+test-all: install ## run every test, slow ones included, fuzzers with 5x more cases
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-nightly} $(BIN)/pytest -m ""
 
 test-install: install ## a plain `pip install .` trains and serves from an empty directory (slow)
 	$(BIN)/pytest -m "" tests/test_install.py

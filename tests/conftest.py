@@ -9,11 +9,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import settings
 
 from nbrec.constants import ITEM_COL, TIMESTAMP_COL, USER_COL, WEIGHT_COL
 from nbrec.data.synthetic import generate
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Hypothesis profiles: how many examples each property test (the fuzzers) tries. `make test` and
+# CI use "fast"; `make test-all` uses "nightly" (5x more cases); HYPOTHESIS_PROFILE picks one.
+# In CI the examples are derandomized: a red build replays the same cases (reproducible);
+# elsewhere hypothesis explores new ones each run, and a find becomes an @example case.
+settings.register_profile(
+    "fast", max_examples=100, deadline=None, derandomize=bool(os.environ.get("CI")), print_blob=True
+)
+settings.register_profile("nightly", max_examples=500, deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
 
 
 def shared_data_dir() -> Path | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import uuid
 
 import pytest
@@ -31,14 +30,9 @@ def csv_text(draw):
     return "\n".join(lines)
 
 
-# CI replays the same examples every run (a red build must be reproducible); locally hypothesis
-# explores new ones each time, and what it finds becomes an @example regression case.
-FUZZ = settings(
-    max_examples=300,
-    deadline=None,
-    derandomize=bool(os.environ.get("CI")),
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+# How many cases, and whether CI replays the same ones: the profile (tests/conftest.py, "fast"
+# for `make test`, "nightly" for `make test-all`).
+FUZZ = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @FUZZ

@@ -22,7 +22,9 @@ from schemathesis.config._checks import (
 from tests.reliability.conftest import ADMIN_TOKEN
 
 pytestmark = [pytest.mark.service]
-EXAMPLES = 400  # per operation and mode: 3 API operations x 2 modes -> 2,400 cases by default
+# Per operation and mode (3 API operations x 2 modes): the hypothesis profile's max_examples,
+# 100 with `make test` (600 cases), 500 with `make test-all` (tests/conftest.py).
+EXAMPLES = settings.default.max_examples
 TIMEOUT = 5.0  # seconds: no answer may take longer (a hang fails the test)
 API = ("/recommend", "/similar_items", "/feedback")
 ADMIN = ("/admin/reload", "/admin/promote", "/admin/rollback")
