@@ -249,14 +249,18 @@ def test_redis_store_and_its_outage(tmp_path, item_knn, small_data):
     with redis_server(tmp_path) as url:
         store = open_store(url)
         publish(item_knn, "r1", store, items=small_data.items)
+        # A budget no busy machine misses: only the outage may turn an answer into a fallback.
+        env = {"NBREC_STORE_TIMEOUT_MS": "2000"}
         with (
-            running_service(tmp_path, url) as base,
+            running_service(tmp_path, url, env) as base,
             httpx.Client(base_url=base, timeout=10) as c,
         ):
             user = str(item_knn.user_ids_[4])
-            ok = c.post("/recommend", json={"user_id": user, "k": 5}).json()
+            ok = until(lambda: c.post("/recommend", json={"user_id": user, "k": 5}).json(),
+                       lambda body: body["fallback"] is None)  # fmt: skip
             assert ok["model_version"] == "r1" and ok["fallback"] is None
             redis.Redis.from_url(url).shutdown(nosave=True)
+            until(lambda: refused(url), bool)  # the server is gone, not on its way out
             # Every answer reads the user's seen items: the store is needed and down.
             down = c.post("/recommend", json={"user_id": user, "k": 5})
             assert down.status_code == 200 and down.json()["fallback"] == "store_unavailable"
@@ -265,3 +269,21 @@ def test_redis_store_and_its_outage(tmp_path, item_knn, small_data):
             assert ready.status_code == 200 and ready.json()["degraded"] is True, ready.text
             assert "nbrec_store_up 0.0" in c.get("/metrics").text
             assert c.get("/healthz").status_code == 200
+
+
+def until(probe, done, timeout: float = 30.0):
+    """``probe()``'s first answer that is ``done``, asked every 0.1 s (fails after ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while not done(answer := probe()):
+        assert time.monotonic() < deadline, f"still {answer!r} after {timeout} s"
+        time.sleep(0.1)
+    return answer
+
+
+def refused(url: str) -> bool:
+    """True once nothing answers at ``url`` (a redis-server that was shut down)."""
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.ConnectionError:
+        return True
+    return False
