@@ -10,7 +10,6 @@ import pytest
 
 from nbrec.data import write_parquet_dataset
 from nbrec.data.synthetic import generate
-from nbrec.pipeline.prefect_server import local_server
 from nbrec.settings import get_settings
 from nbrec.store import open_store
 
@@ -18,24 +17,24 @@ pytestmark = pytest.mark.flows
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    """A throw-away nbrec home and one Prefect server for every ``nbrec train`` of the module."""
+def home(tmp_path_factory, prefect_harness):
+    """A throw-away nbrec home; every ``nbrec train`` of the module talks to the session's Prefect
+    server (the test harness's), so none starts a server of its own."""
+    from prefect.settings import PREFECT_API_URL
+
     home = tmp_path_factory.mktemp("train-cli")
     env = {
         "NBREC_VAR_DIR": str(home / "var"), "NBREC_MODEL_STORE_DIR": str(home / "models"),
         "NBREC_STORE_URL": "", "NBREC_TASK_RUNNER": "", "NBREC_TRAIN_NOTEBOOKS": "",
         "BENTOML_HOME": str(home / "bentoml"), "BENTOML_DO_NOT_TRACK": "True",
         "PREFECT_HOME": str(home / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_API_URL": "", "COLUMNS": "400",
+        "PREFECT_API_URL": PREFECT_API_URL.value(), "COLUMNS": "400",
     }  # fmt: skip
     with pytest.MonkeyPatch.context() as patch:
         for key, value in env.items():
             patch.setenv(key, value)
-        patch.delenv("PREFECT_API_URL")
         get_settings.cache_clear()
-        with local_server() as url:
-            patch.setenv("PREFECT_API_URL", url)
-            yield home
+        yield home
     get_settings.cache_clear()
 
 
