@@ -10,7 +10,7 @@ NBREC_DATA_DIR ?= var/data
 export NBREC_DATA_DIR
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-all test-install lint format docs docs-serve notebooks leaderboard clean observe report publish serve schedule bench-serving bench-load bench-scale
+.PHONY: help install demo test test-all test-install lint format docs docs-serve notebooks leaderboard clean observe report publish serve schedule bi bench-serving bench-load bench-scale
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -80,6 +80,9 @@ bench-scale: install ## nbrec train --model auto end to end at the small and med
 
 observe: install ## Prometheus + Alertmanager scraping the service on localhost:3000 (SERVICE=host:port)
 	PY=$(PY) deploy/observe.sh
+
+bi: install ## Apache Superset with the product dashboard on :8088 (own venv in var/bi; NBREC_BI_PORT=)
+	$(BIN)/nbrec bi
 
 report: install ## rebuild the product performance dashboard from the RR logs (var/reports/)
 	$(PY) flows/report.py --once

@@ -87,6 +87,13 @@ class Settings(BaseSettings):
     event_weights: str = "view=1,click=3,purchase=5,rating=value"  # see nbrec.events.training
     event_half_life_days: float = 0.0  # > 0: a weight halves per this many days of age
 
+    # The BI tool (Apache Superset, `make bi`): its own virtualenv and metadata under bi_dir
+    bi_dir: Path | None = None  # None -> var/bi
+    bi_port: int = 8088
+    bi_user: str = "admin"  # the admin Superset creates on first start
+    bi_password: str = Field("admin", repr=False)  # a local default: set it anywhere else
+    bi_secret_key: str = Field("", repr=False)  # "" -> generated once into var/bi/secret_key
+
     @property
     def logs_path(self) -> Path:
         return self.log_dir if self.log_dir is not None else self.var_dir / "logs"

@@ -11,6 +11,7 @@ from importlib.metadata import version as package_version
 import typer
 
 from nbrec.cli import (
+    bi,
     common,
     data,
     evaluation,
@@ -66,6 +67,7 @@ app.add_typer(experiment.app, name="experiment")
 app.command("simulate")(simulate.simulate)
 app.command("ingest")(ingest.ingest)
 app.command("status")(status.status)
+app.command("bi")(bi.bi)
 
 
 def main() -> None:  # pragma: no cover - console entry point
