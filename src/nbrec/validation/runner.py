@@ -112,7 +112,12 @@ def validate(
     report_path = out_dir / suite / f"{run_name}.json"
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text(json.dumps(suite_result.to_json_dict(), indent=2, default=str))
-    docs = _docs_page(out_dir / "docs", suite, run_name) if data_docs else None
+    docs = None
+    if data_docs:  # GX's pages load CDN assets: point them at the copies nbrec ships
+        from nbrec.validation.offline import make_offline
+
+        make_offline(out_dir / "docs")
+        docs = _docs_page(out_dir / "docs", suite, run_name)
     return ValidationReport(
         suite=suite, success=bool(suite_result.success), failed=failed, report_path=report_path,
         docs_path=docs, statistics=dict(suite_result.statistics),
