@@ -1,12 +1,10 @@
-"""One Prefect test harness and one throw-away nbrec home per session.
+"""One Prefect test harness and one throw-away nbrec home for the package's tests.
 
 Everything the pipeline writes (var/, the BentoML model store, the SQLite feature store) goes
 under a temporary folder, so the tests never touch the user's store.
 """
 
 from __future__ import annotations
-
-import os
 
 import pytest
 
@@ -15,8 +13,11 @@ from nbrec.data.synthetic import generate
 from nbrec.settings import get_settings
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def pipeline_home(tmp_path_factory):
+    """The ``NBREC_*``/``BENTOML_*`` variables hold for this package's tests only: they are
+    restored when its last test is done, so they never leak into later packages (the browser
+    tests' service, say)."""
     home = tmp_path_factory.mktemp("pipeline")
     env = {
         "NBREC_VAR_DIR": str(home / "var"),
@@ -26,19 +27,15 @@ def pipeline_home(tmp_path_factory):
         "BENTOML_HOME": str(home / "bentoml"),
         "BENTOML_DO_NOT_TRACK": "True",
     }
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    get_settings.cache_clear()
-    yield home
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        get_settings.cache_clear()
+        yield home
     get_settings.cache_clear()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def prefect_harness(pipeline_home):
     """Prefect's own test harness (a temporary API database), started once: it is slow to start."""
     from prefect.settings import get_current_settings
@@ -51,14 +48,14 @@ def prefect_harness(pipeline_home):
         yield
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def tiny_data(pipeline_home):
     """A small synthetic data set as a parquet folder: the flow's ``dataset`` argument."""
     dataset = generate(users=200, items=80, interactions=4_000, seed=11)
     return write_parquet_dataset(dataset, pipeline_home / "data" / "tiny")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def training(prefect_harness):
     from nbrec.flows import training
 
