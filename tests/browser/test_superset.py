@@ -92,7 +92,7 @@ def superset(tmp_path_factory):
         log.close()
 
 
-def test_product_dashboard_draws_every_chart_with_data(superset, browser):  # noqa: F811
+def test_product_dashboard_draws_every_chart_with_data(browser, superset):  # noqa: F811
     url, expected = superset
     watched = Watched(browser)
     page = watched.page
