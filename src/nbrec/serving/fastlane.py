@@ -13,9 +13,10 @@ doing itself what BentoML's layers would have done for them:
 
 - BentoML's HTTP metrics (when on): the same metric objects, the same labels and values
   (``bentoml_service_request_total``, ``..._request_duration_seconds``,
-  ``..._request_in_progress``), the children looked up once per path and status instead of
-  four ``labels(**kwargs)`` calls per request;
-- BentoML's timeout (``traffic.timeout``): one watchdog task for all requests instead of a
+  ``..._request_in_progress``), added up per path and status and written as sums a few times
+  a second and before every scrape, instead of four ``labels(**kwargs)`` calls and five
+  multiprocess-file writes per request;
+- BentoML's timeout (``traffic.timeout``): one ticker task for all requests instead of a
   task, a future and a timer each; an overdue request is cancelled and answered 504 with
   BentoML's message (nbrec's handler counts and logs it, as before).
 
@@ -27,7 +28,6 @@ Every other request (other paths, other methods) takes BentoML's whole stack, un
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import time
 from collections.abc import Callable
@@ -35,11 +35,13 @@ from collections.abc import Callable
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from nbrec.serving.bentoml_metrics import BentoMLMetrics
 from nbrec.serving.http import KNOWN_PATHS
 
 logger = logging.getLogger("nbrec.serving")
 
 # BentoML's layers in front of the service's own middlewares, and what the lane does for each.
+TICK = 0.25  # seconds between the lane's checks of deadlines and writes of metric sums
 SKIPPABLE = {
     "ServerErrorMiddleware": "nbrec's handlers answer every exception themselves",
     "RunnerTrafficMetricsMiddleware": "recorded by the lane (BentoMLMetrics)",
@@ -49,70 +51,20 @@ SKIPPABLE = {
 }
 
 
-class BentoMLMetrics:
-    """What BentoML's ``RunnerTrafficMetricsMiddleware`` records for an HTTP request, on its
-    own metric objects, with each labelled child looked up once."""
-
-    def __init__(self, middleware) -> None:
-        if not middleware._is_setup:
-            middleware._setup()
-        self.mw = middleware
-        # The same server_context object the middleware reads its labels from.
-        self.context = importlib.import_module(type(middleware).__module__).server_context
-        self._progress: dict[str, object] = {}
-        self._done: dict[tuple[str, int], tuple[object, object]] = {}
-        self._stamped: dict[str, bool] = {}
-
-    def _names(self) -> dict[str, str]:
-        c = self.context
-        return {"service_name": c.bento_name, "service_version": c.bento_version,
-                "runner_name": c.service_name}  # fmt: skip
-
-    def start(self, path: str):
-        """Count the request in progress (and its timestamp, unless its path is skipped);
-        returns the in-progress child, to ``dec()`` when done."""
-        stamped = self._stamped.get(path)
-        if stamped is None:
-            stamped = self._stamped[path] = not path.startswith(tuple(self.mw.skip_paths))
-        if stamped:
-            self.mw.metrics_last_request_timestamp.labels(**self._names()).set_to_current_time()
-        found = self._progress.get(path)
-        if found is None:
-            labels = self._names()
-            found = self.mw.metrics_request_in_progress.labels(endpoint=path, **labels)
-            self._progress[path] = found
-        found.inc()
-        return found
-
-    def done(self, path: str, status: int, seconds: float) -> None:
-        found = self._done.get((path, status))
-        if found is None:
-            labels = {"endpoint": path, **self._names(), "http_response_code": status}
-            found = self._done[(path, status)] = (
-                self.mw.metrics_request_total.labels(**labels),
-                self.mw.metrics_request_duration.labels(**labels),
-            )
-        found[0].inc()
-        found[1].observe(max(seconds, 0))
-
-
 class Deadlines:
-    """Cancels requests still running ``timeout`` seconds after they started: one watchdog
-    task that wakes a few times a second, a dict entry per request."""
+    """Requests running longer than ``timeout`` seconds, cancelled by ``expire()`` (called a
+    few times a second): a dict entry per request instead of a timer."""
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         self._running: dict[asyncio.Task, float] = {}
         self._expired: set[asyncio.Task] = set()
-        self._watchdog: asyncio.Task | None = None
 
     def enter(self, task: asyncio.Task) -> None:
         self._running[task] = time.monotonic() + self.timeout
-        if self._watchdog is None or self._watchdog.done():
-            self._watchdog = asyncio.get_running_loop().create_task(self._watch())
 
     def leave(self, task: asyncio.Task) -> bool:
-        """Forget ``task``; True if the watchdog cancelled it (the cancellation is undone)."""
+        """Forget ``task``; True if ``expire`` cancelled it (the cancellation is undone)."""
         self._running.pop(task, None)
         if task in self._expired:
             self._expired.discard(task)
@@ -120,14 +72,12 @@ class Deadlines:
             return True
         return False
 
-    async def _watch(self) -> None:
-        while True:
-            await asyncio.sleep(min(self.timeout / 4, 0.25))
-            now = time.monotonic()
-            for task, deadline in list(self._running.items()):
-                if deadline <= now and task not in self._expired:
-                    self._expired.add(task)
-                    task.cancel()
+    def expire(self) -> None:
+        now = time.monotonic()
+        for task, deadline in list(self._running.items()):
+            if deadline <= now and task not in self._expired:
+                self._expired.add(task)
+                task.cancel()
 
 
 class FastLane:
@@ -141,18 +91,34 @@ class FastLane:
         self.deadlines = Deadlines(timeout) if timeout else None
         message = f"Not able to process the request in {timeout} seconds"
         self.timeout_body = orjson.dumps({"error": message})
+        self._ticker: asyncio.Task | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
-            handler = self.handlers.get(scope["path"])
-            if handler is not None:
-                return await self._api(handler, scope, receive, send)
+        if scope["type"] == "http":
+            path = scope["path"]
+            if scope["method"] == "POST":
+                handler = self.handlers.get(path)
+                if handler is not None:
+                    return await self._api(handler, scope, receive, send)
+            elif path == "/metrics" and self.metrics is not None:
+                self.metrics.flush()  # the scrape sees every request answered so far
         await self.stack(scope, receive, send)
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(TICK)
+            if self.deadlines is not None:
+                self.deadlines.expire()
+            if self.metrics is not None:
+                self.metrics.flush()
 
     async def _api(self, handler, scope: Scope, receive: Receive, send: Send) -> None:
         path, metrics, deadlines = scope["path"], self.metrics, self.deadlines
+        if self._ticker is None or self._ticker.done():
+            self._ticker = asyncio.get_running_loop().create_task(self._tick())
         start = time.perf_counter()
-        progress = metrics.start(path) if metrics is not None else None
+        if metrics is not None:
+            metrics.start(path)
         task = asyncio.current_task() if deadlines is not None else None
         if task is not None:
             deadlines.enter(task)
@@ -171,10 +137,8 @@ class FastLane:
         finally:
             if task is not None:
                 deadlines.leave(task)
-            if progress is not None:
-                progress.dec()
-        if metrics is not None and status:
-            metrics.done(path, status, time.perf_counter() - start)
+            if metrics is not None:
+                metrics.done(path, status, time.perf_counter() - start)
 
 
 def install(app, handlers: dict[str, Callable], inner: object) -> FastLane | None:
