@@ -62,6 +62,24 @@ def test_group_sequential_boundaries_match_published_values():
         gsd.boundaries([0.5, 0.4], 0.05)
 
 
+def test_group_sequential_spends_alpha_at_unplanned_irregular_looks():
+    """40 random look schedules (3-19 looks at random information fractions, half ending before
+    the maximum), 500 null paths each (Brownian motion): the rejection rate is what the
+    spending function spent by the last look, alpha t_K^1.5, not more."""
+    rng = np.random.default_rng(15)
+    observed, expected, paths = 0, 0.0, 500
+    for schedule in range(40):
+        t = np.sort(rng.uniform(0.02, 1.0, rng.integers(3, 20)))
+        t[-1] = 1.0 if schedule % 2 else t[-1]
+        c = gsd.boundaries(t, 0.05)
+        steps = rng.standard_normal((paths, len(t))) * np.sqrt(np.diff(t, prepend=0.0))
+        z = np.cumsum(steps, axis=1) / np.sqrt(t)
+        observed += int((np.abs(z) >= c).any(axis=1).sum())
+        expected += paths * float(gsd.spent(t[-1], 0.05))
+    total = 40 * paths
+    assert abs(observed - expected) <= 4 * math.sqrt(expected), (observed, expected, total)
+
+
 def test_group_sequential_design_alpha_power_and_savings():
     """The numerical operating characteristics: exactly alpha under the null, the target power
     at the MDE, fewer users than the fixed horizon at the MDE and beyond."""
