@@ -100,7 +100,7 @@ def test_underpowered_then_no_effect(population, test):
     comparison = report.comparisons[0]
     assert comparison["users"] >= comparison["required_users"]
     assert comparison["users"] >= comparison["sequential"]["max_users"]
-    # The group-sequential maximum: the fixed-horizon n inflated by 1.12 (power 0.8, 14 reads).
+    # The group-sequential maximum: the fixed-horizon n inflated by 1.11 (default power 0.9, 14 reads).
     ratio = comparison["sequential"]["max_users"] / comparison["required_users"]
     assert 1.05 < ratio < 1.2, ratio
     assert report.verdict == DONT_SHIP and "no effect as large as the MDE" in report.reasons[0]
