@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
+import zlib
 
 import numpy as np
 import orjson
@@ -147,9 +148,10 @@ def test_store_and_serving_code_never_unpickle():
 
 
 @pytest.mark.redis
-def test_stored_values_are_json_or_float32_bytes(tmp_path, lightfm, small_data):
-    """Every value a published version leaves in Redis or SQLite parses as JSON, or is a raw
-    little-endian float32 array (the embeddings)."""
+def test_stored_values_are_json_float32_bytes_or_compact_lists(tmp_path, lightfm, small_data):
+    """Every value a published version leaves in Redis or SQLite parses as JSON, is a raw
+    little-endian float32 array (the embeddings) or a compact ranked list against the version's
+    item table: nothing a reader would have to unpickle."""
     with redis_server(tmp_path) as url:
         sqlite = open_store(f"sqlite:///{tmp_path / 'features.db'}")
         for store in (open_store(url), sqlite):
@@ -168,20 +170,37 @@ def test_stored_values_are_json_or_float32_bytes(tmp_path, lightfm, small_data):
                 values += [(key.decode(), v) for v in client.lrange(key, 0, -1)]
         values += [(k, v) for k, v in sqlite._query("SELECT key, value FROM kv")]
         assert len(values) > 300
+        tables = {
+            zlib.crc32(v).to_bytes(4, "little"): len(orjson.loads(v))
+            for n, v in values
+            if n == "items"
+        }
+        assert tables, "no version item table stored"
+        lists = 0
         for name, value in values:
-            _json_or_float32(name, value)
+            lists += _json_float32_or_ranked_list(name, value, tables)
+        assert lists >= 100, lists  # the per-user lists are in the compact form, and were checked
 
 
-def _json_or_float32(name: str, value) -> None:
+def _json_float32_or_ranked_list(name: str, value, tables: dict[bytes, int]) -> bool:
+    """Check one stored value; True when it is a per-user ranked list: ``tag | int32 codes |
+    float32 scores`` against a stored item table (codes inside it, scores finite)."""
     raw = value if isinstance(value, bytes) else str(value).encode()
     if name in ("emb_items", "emb_bias", "emb_features"):
         assert len(raw) % 4 == 0 and np.isfinite(np.frombuffer(raw, dtype="<f4")).all()
-        return
+        return False
+    if raw[:4] in tables and (len(raw) - 4) % 8 == 0:
+        n = (len(raw) - 4) // 8
+        codes = np.frombuffer(raw, "<i4", n, 4)
+        assert ((codes >= 0) & (codes < tables[raw[:4]])).all(), (name, raw[:80])
+        assert np.isfinite(np.frombuffer(raw, "<f4", n, 4 + 4 * n)).all(), (name, raw[:80])
+        return True
     if name.endswith(("\tpulls", "\trewards")):  # HINCRBY/HINCRBYFLOAT counters
         float(raw)
-        return
+        return False
     try:
         orjson.loads(raw)
     except orjson.JSONDecodeError:
         # Plain strings: version names, item ids (the live pointer, seen lists).
         assert re.fullmatch(rb"[\w.:-]+", raw), (name, raw[:80])
+    return False
