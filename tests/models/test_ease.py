@@ -79,6 +79,50 @@ def test_one_spectrum_gives_every_l2(shape):
         np.testing.assert_allclose(spectrum.solution(l2).row(3), b[3], atol=1e-5)
 
 
+@pytest.mark.parametrize("scaled", [False, True])
+def test_shift_scores_agree_with_direct_fits(scaled):
+    """Tuning's shortcut (users < items): the training users' scores at many l2 from one
+    eigendecomposition, no rows x users x items product; float64 to 1e-5 of direct inverses,
+    float32 with the same top-10 as float64 direct fits."""
+    x = random_binary(40, 90, seed=3)
+    scale = np.linspace(0.5, 2.0, 90) if scaled else None  # EDLAE-like S = Lambda**-1/2
+    spectrum = Spectrum(x, scale, dtype=np.float64)
+    rows = np.array([0, 3, 7, 11, 39])
+    for l2 in (0.3, 5.0, 50.0, 2000.0):
+        lam = np.full(90, l2) if scale is None else l2 / scale**2
+        b = direct(x, lam)
+        want = x[rows].toarray() @ b
+        exact = spectrum.shift_scores(l2, np.float64).scores(rows, x[rows])
+        np.testing.assert_allclose(exact, want, atol=1e-5)
+        fast = spectrum.shift_scores(l2).scores(rows, x[rows])  # float32, the default
+        np.testing.assert_allclose(fast, want, atol=1e-4 * max(1.0, np.abs(want).max()))
+        unseen = np.where(x[rows].toarray() > 0, -np.inf, 1.0)
+        top = np.argsort(-(want * unseen), axis=1)[:, :10]
+        assert (np.argsort(-(fast * unseen), axis=1)[:, :10] == top).mean() >= 0.98
+
+
+def test_session_models_score_like_fits_and_save_like_fits(tmp_path):
+    """A tuning-session model (ShiftScores) recommends, finds similar items and saves as a
+    direct fit at the same l2 does."""
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({USER_COL: [f"u{u}" for u in rng.integers(0, 25, 600)],
+                          ITEM_COL: [f"i{i}" for i in rng.integers(0, 70, 600)]})  # fmt: skip
+    session = EASE.tuning_session(frame)
+    users = sorted(frame[USER_COL].unique())
+    for l2 in (2.0, 40.0):
+        tuned = session.model(l2=l2)
+        assert tuned.tuned_ is not None and tuned.factored_ is None
+        fit = make_model("ease", l2=l2).fit(frame)
+        pd.testing.assert_frame_equal(tuned.recommend(users, k=8), fit.recommend(users, k=8),
+                                      atol=1e-4)  # fmt: skip
+        pd.testing.assert_frame_equal(tuned.similar_items("i3", k=5), fit.similar_items("i3", k=5),
+                                      atol=1e-4)  # fmt: skip
+    tuned.save(tmp_path / "m")
+    loaded = Recommender.load(tmp_path / "m")
+    pd.testing.assert_frame_equal(loaded.recommend(users[:3], k=5), fit.recommend(users[:3], k=5),
+                                  atol=1e-4)  # fmt: skip
+
+
 @pytest.mark.parametrize("shape", [(30, 50), (80, 20)])
 def test_edlae_regulariser_on_both_routes(shape):
     """EDLAE's Lambda = l2 + p/(1-p) diag(G): both routes equal the direct solve."""

@@ -98,9 +98,7 @@ class LinearAutoencoder(Recommender):
             self.method_ = "knn"
             self.dense_ = knn_weights(self.history_, knn.neighbours, knn.shrink, knn.alpha)
             return
-        shared = self.__dict__.pop("_shared_spectrum", None)
-        if shared is not None:  # an EASESession: the same data, factorised once
-            self.factored_ = shared.solution(float(self.l2))
+        if self.__dict__.pop("_template", False):  # an EASESession factorises the data once
             return
         lam = self.regulariser(np.asarray(self.history_.sum(axis=0)).ravel().astype(np.float64))
         if n_users < n_items:
@@ -108,7 +106,24 @@ class LinearAutoencoder(Recommender):
         else:
             self.dense_ = ridge_weights(self.history_, lam)
 
+    def _use_spectrum(self, spectrum: Spectrum) -> None:
+        """B at this ``l2`` from a shared factorisation: ``ShiftScores`` scores the training
+        users without a rows x users x items product (users < items)."""
+        solution = spectrum.shift_scores(float(self.l2))
+        self.dense_, self.factored_, self.tuned_, self.method_ = None, None, None, self.name
+        if isinstance(solution, Factored):
+            self.factored_ = solution
+        else:
+            self.tuned_ = solution
+
+    def _solved(self) -> None:
+        """A tuning model asked for more than scores: its ``Factored`` form, built once."""
+        if getattr(self, "tuned_", None) is not None and self.factored_ is None:
+            self.factored_ = self.tuned_.solution()
+
     def _score(self, rows: np.ndarray) -> np.ndarray:
+        if getattr(self, "tuned_", None) is not None:
+            return self.tuned_.scores(rows, self.history_[rows])
         if self.factored_ is not None:
             return self.factored_.scores(self.history_[rows])
         scores = self.history_[rows] @ self.dense_
@@ -116,11 +131,13 @@ class LinearAutoencoder(Recommender):
 
     def _item_similarity(self, codes: np.ndarray) -> np.ndarray:
         """Rows of ``B``: how much each item raises every other item's score."""
+        self._solved()
         if self.factored_ is not None:
             return positive(np.vstack([self.factored_.row(code) for code in codes]))
         return positive(self.dense_[codes])
 
     def _state(self) -> dict[str, np.ndarray]:
+        self._solved()
         if self.factored_ is not None:
             return self.factored_.state()
         if sp.issparse(self.dense_):
@@ -130,7 +147,7 @@ class LinearAutoencoder(Recommender):
 
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
         n = len(self.item_ids_)
-        self.dense_ = self.factored_ = None
+        self.dense_ = self.factored_ = self.tuned_ = None
         if "f_a" in state:
             self.factored_ = Factored.from_state(state)
         elif "w_dense" in state:
@@ -171,16 +188,29 @@ class EASE(LinearAutoencoder):
 
 
 class EASESession:
-    """Fitted EASE models for many ``l2`` values at the cost of one factorisation."""
+    """Fitted EASE models for many ``l2`` values at the cost of one factorisation.
+
+    The data are prepared and factorised once; ``model(l2=...)`` copies the fitted template
+    and scores through ``ShiftScores`` (per value about ``users**2 x rows`` flops, no
+    items x items matrix, no refit of the training frame).
+    """
 
     def __init__(self, interactions: pd.DataFrame):
         self.interactions = interactions
-        self.spectrum = Spectrum(binary(TrainingData.build(interactions).matrix))
+        self.template = EASE()
+        self.template._template = True  # fit checks memory and keeps the history, no solve
+        self.template.fit(interactions)
+        history = self.template.history_
+        self.spectrum = Spectrum(history) if self.template.method_ == "ease" else None
 
     def model(self, **params) -> EASE:
         model = EASE(**params)
-        model._shared_spectrum = self.spectrum  # _fit takes B from it at this l2
-        return model.fit(self.interactions)
+        if self.spectrum is None:  # the template fell back to kNN: nothing shared
+            return model.fit(self.interactions)
+        fitted = {k: v for k, v in self.template.__dict__.items() if k.endswith("_")}
+        model.__dict__.update(fitted)
+        model._use_spectrum(self.spectrum)
+        return model
 
 
 @register

@@ -13,7 +13,13 @@ diagMat(s)`` and one eigendecomposition of the smaller of ``YY'`` (users x users
 Nothing divides by an eigenvalue, so rank-deficient data is fine. EASE is ``s = 1, shift = l2``
 (every l2 from one factorisation); EDLAE's ``Lambda = l2 + p / (1 - p) diag(G)`` is
 ``s = Lambda**-1/2, shift = 1``. Validation scores ``x B`` for a batch of users cost
-``rows x rank x items`` per value, never a dense items x items matrix.
+``rows x rank x items`` per value (``Factored``), never a dense items x items matrix.
+
+Tuning (``ShiftScores``, users < items): the scored users are rows of ``X`` itself, so the
+push-through identity ``Y (Y'Y + shift I)^-1 = (YY' + shift I)^-1 Y`` gives ``x P = (K Y)_rows
+S`` with ``K = U diag(1 / (w + shift)) U'`` (users x users), and ``diag(P) = s**2 (1 - (A*A)
+(1 / (w + shift))) / shift`` from ``A*A`` kept once: per value ``rows x users x users`` flops
+(float32) plus a sparse product, instead of ``rows x users x items``.
 """
 
 from __future__ import annotations
@@ -45,6 +51,25 @@ class Spectrum:
         self.w = np.maximum(w, 0.0).astype(np.float64)  # tiny negatives are round-off
         self.a = np.asarray(y.T @ u) if self.woodbury else u  # items x rank
         self.a = np.ascontiguousarray(self.a, dtype=dtype)
+        self.u = u if self.woodbury else None  # users x rank: YY' = U diag(w) U'
+        self.y = y
+        self._a2 = None
+
+    def a_squared(self) -> np.ndarray:
+        """``A*A`` (items x rank, float64), computed once: diag(P) for any shift is a matvec."""
+        if self._a2 is None:
+            self._a2 = np.empty(self.a.shape)
+            for lo in range(0, len(self.a), 4096):
+                block = self.a[lo : lo + 4096].astype(np.float64)
+                self._a2[lo : lo + 4096] = block * block
+        return self._a2
+
+    def shift_scores(self, shift: float, dtype=np.float32) -> ShiftScores | Factored:
+        """Scores for users of the factorised matrix at ``shift`` without ``rows x rank x
+        items`` work (``ShiftScores``, users < items); otherwise the ``Factored`` solution."""
+        if not self.woodbury:
+            return self.solution(shift)
+        return ShiftScores(self, shift, dtype)
 
     def coefficients(self, shift: float) -> np.ndarray:
         if shift <= 0:
@@ -68,6 +93,39 @@ class Spectrum:
         p /= -np.diag(p).copy()[None, :]
         np.fill_diagonal(p, 0.0)
         return p
+
+
+class ShiftScores:
+    """``x B`` at one shift for users (rows) of the matrix a ``Spectrum`` factorised (module
+    docstring): ``x - ((K Y)_rows S) / diag(P)``, ``K_rows = Z_rows Z'``, ``Z = U
+    diag((w + shift)**-1/2)``. Nothing items x items, nothing rows x rank x items."""
+
+    def __init__(self, spectrum: Spectrum, shift: float, dtype=np.float32):
+        if shift <= 0:
+            raise ValueError(f"the shift (l2) must be > 0, got {shift}")
+        self.spectrum, self.shift, self.dtype = spectrum, float(shift), np.dtype(dtype)
+        v = 1.0 / (spectrum.w + self.shift)
+        self.z = np.ascontiguousarray(spectrum.u * np.sqrt(v), dtype=self.dtype)
+        p_diag = spectrum.scale**2 * (1.0 - spectrum.a_squared() @ v) / self.shift
+        self.column = (spectrum.scale / p_diag).astype(self.dtype)  # x P S^-1 -> x B's term
+        self.yt = spectrum.__dict__.get("_yt_" + self.dtype.name)
+        if self.yt is None:  # Y' (items x users, CSR) in this dtype, shared by every shift
+            self.yt = sp.csr_matrix(spectrum.y.T, dtype=self.dtype)
+            spectrum.__dict__["_yt_" + self.dtype.name] = self.yt
+
+    def scores(self, rows: np.ndarray, x_rows: sp.csr_matrix) -> np.ndarray:
+        """``x B`` (len(rows) x items, float32) for user codes ``rows`` whose histories are
+        ``x_rows`` (the rows of the factorised matrix)."""
+        kt = self.z @ self.z[rows].T  # (K_rows)' : users x len(rows)
+        qt = np.asarray(self.yt @ kt)  # ((K Y)_rows)' : items x len(rows)
+        out = np.multiply(qt.T, -self.column, order="C")
+        coo = sp.coo_matrix(x_rows)
+        out[coo.row, coo.col] += coo.data.astype(self.dtype)
+        return out.astype(np.float32, copy=False)
+
+    def solution(self) -> Factored:
+        """The same B in ``Factored`` form (for ``row``, saving)."""
+        return self.spectrum.solution(self.shift)
 
 
 class Factored:
