@@ -99,6 +99,10 @@ def test_shift_scores_agree_with_direct_fits(scaled):
         unseen = np.where(x[rows].toarray() > 0, -np.inf, 1.0)
         top = np.argsort(-(want * unseen), axis=1)[:, :10]
         assert (np.argsort(-(fast * unseen), axis=1)[:, :10] == top).mean() >= 0.98
+        single = Spectrum(x, scale, dtype=np.float32).shift_scores(l2)  # sessions above rank 1k
+        fast = single.scores(rows, x[rows])
+        np.testing.assert_allclose(fast, want, atol=1e-3 * max(1.0, np.abs(want).max()))
+        assert (np.argsort(-(fast * unseen), axis=1)[:, :10] == top).mean() >= 0.98
 
 
 def test_session_models_score_like_fits_and_save_like_fits(tmp_path):

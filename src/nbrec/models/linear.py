@@ -113,10 +113,20 @@ class ShiftScores:
             self.yt = sp.csr_matrix(spectrum.y.T, dtype=self.dtype)
             spectrum.__dict__["_yt_" + self.dtype.name] = self.yt
 
+        self._k = None
+
+    def kernel(self) -> np.ndarray:
+        """``K = Z Z'`` (users x users), once per shift: one BLAS syrk (``users**3`` flops)."""
+        if self._k is None:
+            syrk = sla.get_blas_funcs("syrk", (self.z,))
+            upper = syrk(1.0, self.z)  # upper triangle of Z Z'
+            self._k = np.triu(upper) + np.triu(upper, 1).T
+        return self._k
+
     def scores(self, rows: np.ndarray, x_rows: sp.csr_matrix) -> np.ndarray:
         """``x B`` (len(rows) x items, float32) for user codes ``rows`` whose histories are
         ``x_rows`` (the rows of the factorised matrix)."""
-        kt = self.z @ self.z[rows].T  # (K_rows)' : users x len(rows)
+        kt = np.ascontiguousarray(self.kernel()[:, rows])  # (K_rows)' (K is symmetric)
         qt = np.asarray(self.yt @ kt)  # ((K Y)_rows)' : items x len(rows)
         out = np.multiply(qt.T, -self.column, order="C")
         coo = sp.coo_matrix(x_rows)
