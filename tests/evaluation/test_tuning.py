@@ -14,6 +14,7 @@ from nbrec.data import deduplicate, split
 from nbrec.data.splits import Split
 from nbrec.evaluation import run_leaderboard
 from nbrec.evaluation.tuning import fit_and_score, tune
+from nbrec.models import cost
 
 
 @pytest.fixture
@@ -91,3 +92,23 @@ def test_cli_json_keeps_stdout_clean_and_reports_progress_on_stderr(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "nbrec", "leaderboard", "--time-budget", "0"],
                          capture_output=True, text=True)  # fmt: skip
     assert bad.returncode == 2 and "--time-budget must be > 0" in bad.stdout + bad.stderr
+
+
+def test_leaderboard_skips_a_model_too_dear_for_its_share_and_says_why(tiny_synthetic, monkeypatch):
+    """time_ease's estimated fits (on a machine made 10^7 times slower) exceed its share of
+    a small budget: it runs last and is skipped with the reason (progress and protocol);
+    models without an estimate still run. Without a budget nothing is skipped."""
+    monkeypatch.setattr(cost, "FLOPS_PER_SECOND", 1e3)
+    lines = []
+    board = run_leaderboard(tiny_synthetic, "time_ease,popularity", max_trials=2,
+                            progress=lines.append, time_budget=60.0)  # fmt: skip
+    assert list(board.table["model"]) == ["popularity"]
+    reason = board.protocol["skipped"]["time_ease"]
+    assert "estimated at" in reason and "share of the time budget" in reason
+    assert lines[0] == "leaderboard 1/2: popularity"  # the dear model last
+    assert any(line.startswith("leaderboard 2/2: time_ease skipped: one tuning trial")
+               for line in lines)  # fmt: skip
+    unbounded = run_leaderboard(tiny_synthetic, "time_ease", max_trials=1, progress=False)
+    assert list(unbounded.table["model"]) == ["time_ease"] and unbounded.protocol["skipped"] == {}
+    with pytest.raises(ValueError, match="every model was skipped"):
+        run_leaderboard(tiny_synthetic, "time_ease", max_trials=1, progress=False, time_budget=60)

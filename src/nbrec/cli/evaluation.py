@@ -14,6 +14,7 @@ from nbrec.data import load_dataset
 from nbrec.data.files import parse_mapping
 from nbrec.errors import BadValueError
 from nbrec.evaluation import run_leaderboard
+from nbrec.evaluation.leaderboard import DEFAULT_TIME_BUDGET
 
 console = Console(width=max(Console().width, 160))  # tables go to stdout, never squeezed
 COLUMNS = ("ndcg@{k}", "precision@{k}", "recall@{k}", "map@{k}", "mrr@{k}", "coverage",
@@ -34,15 +35,17 @@ def leaderboard(
     tune: bool = typer.Option(True, help="choose hyperparameters on the validation split"),
     map: str = typer.Option(None, help="column mapping for a file: user_id=userId,item_id=movieId"),
     time_budget: float = typer.Option(
-        None, help="seconds for tuning all models together (each gets a share); default: none"
+        DEFAULT_TIME_BUDGET,
+        help="seconds for tuning all models together: each gets a share, a model whose "
+        "estimated fits exceed its share is skipped (the reason is printed)",
     ),
     max_trials: int = typer.Option(12, help="tuning trials per model at most"),
     quiet: bool = typer.Option(False, help="no progress lines on stderr"),
 ) -> None:
     """Every model on the same split; metrics side by side, protocol recorded.
 
-    Progress (one line per model and per tuning trial) goes to stderr, so stdout stays the
-    table or the JSON.
+    Progress (one line per model and per tuning trial, and why a model was skipped) goes to
+    stderr, so stdout stays the table or the JSON.
     """
     check_format(format)
     if time_budget is not None and time_budget <= 0:
@@ -72,3 +75,5 @@ def leaderboard(
     console.print(table)
     console.print(f"protocol: {json.dumps(board.protocol)}")
     console.print(f"champion (best validation ndcg@{k}): [bold]{board.champion}[/bold]")
+    for name, reason in board.protocol["skipped"].items():
+        console.print(f"skipped {name}: {reason}", markup=False)

@@ -16,8 +16,15 @@ from nbrec.data.splits import Split, split
 from nbrec.evaluation.evaluate import evaluate
 from nbrec.evaluation.tuning import Progress, fit_and_score, printer, tune
 from nbrec.models import expand, make_model
+from nbrec.models.cost import fit_seconds
+from nbrec.models.memory import DataShape, MemoryBudget, fit_bytes, gib
+from nbrec.models.registry import get_model_class
 
 PRIMARY_METRIC = "ndcg"
+# The CLI's default for --time-budget (seconds): with the fits after tuning the whole run
+# stays within about five minutes on a 2-core machine.
+DEFAULT_TIME_BUDGET = 200.0
+NEGLIGIBLE_SECONDS = 1.0  # estimated fits below this never cause a skip, nor a reordering
 
 
 @dataclass
@@ -63,21 +70,38 @@ def run_leaderboard(
     """Tune each model on validation, fit on train, score the test split once.
 
     ``time_budget`` (seconds) bounds the tuning of all models together: each model gets an
-    equal share of what is left when its turn comes. ``progress``: True prints a line per
+    equal share of what is left when its turn comes. A model whose estimated fits (one
+    tuning trial and the final fit, ``nbrec.models.cost``) exceed its share, or whose fit
+    would not fit in the memory left (``nbrec.models.memory``), is skipped: the reason is
+    printed and recorded in ``protocol["skipped"]``. Dear models run last, so they get what
+    the cheap ones left. ``progress``: True prints a line per
     model and per trial to stderr, a callable receives the lines, False is silent. A blend
     runs after the other models and receives its members' tuned hyperparameters.
     """
-    names = sorted(expand(models), key=lambda n: n == "blend")  # stable: blend last
     data_split = data_split or prepare_split(dataset, method, seed)
+    shapes = (DataShape.of(data_split.tuning().train), DataShape.of(data_split.train))
+    cost = {name: estimate(name, *shapes) for name in expand(models)}
+    # stable: models with a dear estimated fit after the others (they get what those left
+    # of the budget), dearest last; the blend after everything (it needs its members' params)
+    names = sorted(
+        cost, key=lambda n: (n == "blend", cost[n] if cost[n] >= NEGLIGIBLE_SECONDS else 0.0)
+    )
     items, users = dataset.items, dataset.users
     test_users = data_split.test[USER_COL].unique()
     tuning = data_split.tuning()
     target = f"{PRIMARY_METRIC}@{k}"
     say = printer(progress)
     started = time.perf_counter()
-    rows, fitted, chosen = [], {}, {}
+    rows, fitted, chosen, skipped = [], {}, {}, {}
     for position, name in enumerate(names):
         model_start = time.perf_counter()
+        left = None if time_budget is None else time_budget - (model_start - started)
+        reason = skip_reason(name, cost[name], shapes[1], left, len(names) - position)
+        if reason:
+            skipped[name] = reason
+            if say:
+                say(f"leaderboard {position + 1}/{len(names)}: {name} skipped: {reason}")
+            continue
         if say:
             say(f"leaderboard {position + 1}/{len(names)}: {name}")
         params, trials = {}, pd.DataFrame()
@@ -130,6 +154,8 @@ def run_leaderboard(
                 f"{val_metric:.4f}, test {metrics[target]:.4f}, fit {model.fit_seconds_:.1f} s, "
                 f"tuning {tuning_seconds:.1f} s"
             )
+    if not rows:
+        raise ValueError(f"every model was skipped: {json.dumps(skipped)}")
     table = pd.DataFrame(rows).sort_values(target, ascending=False, kind="stable")
     protocol = {
         "dataset": dataset.name,
@@ -140,6 +166,35 @@ def run_leaderboard(
         "test_interactions": len(data_split.test),
         "test_users": len(test_users),
         "nbrec_version": nbrec.__version__,
+        "time_budget": time_budget,
+        "skipped": skipped,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     return Leaderboard(table.reset_index(drop=True), protocol, fitted)
+
+
+def estimate(name: str, tuning: DataShape, train: DataShape) -> float:
+    """Estimated seconds of ``name``'s first tuning trial plus its final fit (0 if unknown)."""
+    cls = get_model_class(name)
+    one, final = fit_seconds(cls, tuning), fit_seconds(cls, train)
+    return 0.0 if one is None or final is None else one + final
+
+
+def skip_reason(
+    name: str, seconds: float, train: DataShape, left: float | None, models_left: int
+) -> str | None:
+    """Why ``name`` cannot run within the budget left, or None if it can."""
+    need, memory = fit_bytes(get_model_class(name), train), MemoryBudget()
+    if not memory.fits(need):
+        return f"its fit needs about {gib(need)}, more than the memory left ({memory.describe()})"
+    if left is None or seconds <= 0:
+        return None
+    share = max(left, 0.0) / models_left
+    if seconds > max(share, NEGLIGIBLE_SECONDS):
+        return (
+            f"one tuning trial and the final fit are estimated at {seconds:.0f} s on "
+            f"{train.n_items:,} items and {train.n_users:,} users, more than its share of the "
+            f"time budget ({share:.0f} s of {max(left, 0.0):.0f} s left for {models_left} "
+            "models); raise --time-budget to include it"
+        )
+    return None

@@ -80,6 +80,14 @@ class LinearAutoencoder(Recommender):
         """``ease_bytes`` of the route the data takes (for the pipeline's budget)."""
         return ease_bytes(shape.n_items, shape.n_users)
 
+    @classmethod
+    def fit_flops(cls, shape, params: dict) -> float:
+        """The dominant step (``nbrec.models.cost``): ``users**2 x items`` on the factored
+        route (Cholesky and triangular solve), ``items**3`` on the dense one."""
+        if shape.n_users < shape.n_items:
+            return float(shape.n_users) ** 2 * shape.n_items + float(shape.n_users) ** 3 / 3
+        return float(shape.n_items) ** 3
+
     def _fit(self, data: TrainingData) -> None:
         if self.on_too_large not in ("raise", "knn"):
             raise ValueError(f"on_too_large must be 'raise' or 'knn', got {self.on_too_large!r}")

@@ -113,6 +113,11 @@ class TimeEASE(LinearAutoencoder):
         """The dense route always: ``EASE_COPIES`` items x items arrays."""
         return EASE_COPIES * shape.n_items * shape.n_items * 8
 
+    @classmethod
+    def fit_flops(cls, shape, params: dict) -> float:
+        """One dense items x items Cholesky inverse (``items**3``; ``nbrec.models.cost``)."""
+        return float(shape.n_items) ** 3
+
     def _fit(self, data: TrainingData) -> None:
         from nbrec.models.ease import CatalogueTooLargeError
 
