@@ -12,7 +12,7 @@ import pytest
 from nbrec.constants import ITEM_COL
 from nbrec.data import deduplicate, split
 from nbrec.data.splits import Split
-from nbrec.evaluation import run_leaderboard
+from nbrec.evaluation import leaderboard, run_leaderboard
 from nbrec.evaluation.tuning import fit_and_score, tune
 from nbrec.models import cost
 
@@ -104,11 +104,26 @@ def test_leaderboard_skips_a_model_too_dear_for_its_share_and_says_why(tiny_synt
                             progress=lines.append, time_budget=60.0)  # fmt: skip
     assert list(board.table["model"]) == ["popularity"]
     reason = board.protocol["skipped"]["time_ease"]
-    assert "estimated at" in reason and "share of the time budget" in reason
+    assert "is estimated at" in reason and "share of the time budget" in reason
     assert lines[0] == "leaderboard 1/2: popularity"  # the dear model last
-    assert any(line.startswith("leaderboard 2/2: time_ease skipped: one tuning trial")
+    assert any(line.startswith("leaderboard 2/2: time_ease skipped: its cost (a tuning trial")
                for line in lines)  # fmt: skip
     unbounded = run_leaderboard(tiny_synthetic, "time_ease", max_trials=1, progress=False)
     assert list(unbounded.table["model"]) == ["time_ease"] and unbounded.protocol["skipped"] == {}
     with pytest.raises(ValueError, match="every model was skipped"):
         run_leaderboard(tiny_synthetic, "time_ease", max_trials=1, progress=False, time_budget=60)
+
+
+def test_leaderboard_skips_a_blend_whose_members_took_longer_than_the_budget_left(
+    tiny_synthetic, monkeypatch
+):
+    """The blend (last) costs its members' measured fits twice: skipped when that exceeds
+    what is left of the budget. (EASE's estimate here is ~2 ms, the blend's members take
+    more than 0.05 s: only the blend crosses the lowered floor.)"""
+    monkeypatch.setattr(leaderboard, "NEGLIGIBLE_SECONDS", 0.05)
+    lines = []
+    board = run_leaderboard(tiny_synthetic, "blend,ease,als,lightfm", max_trials=1,
+                            progress=lines.append, time_budget=1e-3)  # fmt: skip
+    assert "blend" not in set(board.table["model"]) and len(board.table) == 3
+    assert "each member fitted twice" in board.protocol["skipped"]["blend"]
+    assert lines[-1].startswith("leaderboard 4/4: blend skipped: its cost")

@@ -74,9 +74,10 @@ def run_leaderboard(
     tuning trial and the final fit, ``nbrec.models.cost``) exceed its share, or whose fit
     would not fit in the memory left (``nbrec.models.memory``), is skipped: the reason is
     printed and recorded in ``protocol["skipped"]``. Dear models run last, so they get what
-    the cheap ones left. ``progress``: True prints a line per
-    model and per trial to stderr, a callable receives the lines, False is silent. A blend
-    runs after the other models and receives its members' tuned hyperparameters.
+    the cheap ones left; the blend, last, is skipped when its members' measured fits, twice,
+    exceed what is left. ``progress``: True prints a line per model and per trial to stderr,
+    a callable receives the lines, False is silent. A blend runs after the other models and
+    receives its members' tuned hyperparameters.
     """
     data_split = data_split or prepare_split(dataset, method, seed)
     shapes = (DataShape.of(data_split.tuning().train), DataShape.of(data_split.train))
@@ -96,7 +97,8 @@ def run_leaderboard(
     for position, name in enumerate(names):
         model_start = time.perf_counter()
         left = None if time_budget is None else time_budget - (model_start - started)
-        reason = skip_reason(name, cost[name], shapes[1], left, len(names) - position)
+        seconds = blend_seconds(rows) if name == "blend" else cost[name]
+        reason = skip_reason(name, seconds, shapes[1], left, len(names) - position)
         if reason:
             skipped[name] = reason
             if say:
@@ -180,6 +182,16 @@ def estimate(name: str, tuning: DataShape, train: DataShape) -> float:
     return 0.0 if one is None or final is None else one + final
 
 
+def blend_seconds(rows: list[dict]) -> float:
+    """The blend fits each member twice (weights on validation, then the final fit): its cost
+    predicted from its members' final fits measured in this run (0 if one is missing)."""
+    measured = {row["model"]: row["fit_seconds"] for row in rows}
+    members = make_model("blend").member_names()
+    if not all(measured.get(m) is not None for m in members):
+        return 0.0
+    return 2.0 * sum(measured[m] for m in members)
+
+
 def skip_reason(
     name: str, seconds: float, train: DataShape, left: float | None, models_left: int
 ) -> str | None:
@@ -191,8 +203,9 @@ def skip_reason(
         return None
     share = max(left, 0.0) / models_left
     if seconds > max(share, NEGLIGIBLE_SECONDS):
+        what = "each member fitted twice" if name == "blend" else "a tuning trial, the final fit"
         return (
-            f"one tuning trial and the final fit are estimated at {seconds:.0f} s on "
+            f"its cost ({what}) is estimated at {seconds:.0f} s on "
             f"{train.n_items:,} items and {train.n_users:,} users, more than its share of the "
             f"time budget ({share:.0f} s of {max(left, 0.0):.0f} s left for {models_left} "
             "models); raise --time-budget to include it"
