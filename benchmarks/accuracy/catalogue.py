@@ -6,8 +6,9 @@
 Generates a synthetic catalogue with the shape of Last.fm's HetRec set (1.9k users, 17.6k
 items, 93k events), then (1) runs ``nbrec leaderboard --models all --format json`` as a user
 would, a real process, and times it; (2) measures EASE's tuning over eight ``l2`` values
-(one eigendecomposition, validation users scored per value) against one EASE fit on the same
-sub-training split, side by side. Prints a markdown block to append to RESULTS.md.
+(one eigendecomposition, validation users scored per value through ``ShiftScores``) against
+one EASE fit on the same sub-training split, side by side. The leaderboard runs with the
+CLI's default ``--time-budget`` unless one is given. Prints a markdown block to append to RESULTS.md.
 """
 
 from __future__ import annotations
@@ -67,13 +68,15 @@ def main() -> None:
                         str(args.users), "--items", str(args.items), "--interactions",
                         str(args.interactions), "--out", str(folder)], check=True)  # fmt: skip
         ratio = ease_tuning_ratio(folder)
+        print(f"ease tuning: {json.dumps(ratio)}", file=sys.stderr, flush=True)
         cmd = [sys.executable, "-m", "nbrec", "leaderboard", "--dataset", str(folder),
                "--models", "all", "--format", "json"]  # fmt: skip
         if args.time_budget:
             cmd += ["--time-budget", str(args.time_budget)]
         load = os.getloadavg()
         start = time.perf_counter()
-        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        # progress lines (stderr) pass through, so a run stopped early still shows them
+        done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True)
         wall = time.perf_counter() - start
     rows = json.loads(done.stdout)
     shown = " ".join(cmd[2:]).replace(str(folder), "<catalogue>")
@@ -86,6 +89,9 @@ def main() -> None:
     print("- per model (fit s / tuning s / trials / test ndcg@10): " + "; ".join(
         f"{r['model']} {r['fit_seconds']:.1f}/{r['tuning_seconds']:.1f}/{r['trials']}/"
         f"{r['ndcg@10']:.4f}" for r in rows))  # fmt: skip
+    skipped = rows[0]["protocol"].get("skipped", {})
+    print(f"- skipped (time budget {rows[0]['protocol'].get('time_budget')} s): " + (
+        "; ".join(f"{name}: {why}" for name, why in skipped.items()) or "none"))  # fmt: skip
     print(f"- EASE on the sub-training split: one fit {ratio['fit_s']:.1f} s (+ scoring the "
           f"validation users {ratio['score_s']:.1f} s); tuning over eight l2 values "
           f"{ratio['tune_s']:.1f} s (eigendecomposition {ratio['factor_s']:.1f} s) = "
