@@ -105,17 +105,18 @@ def test_shift_scores_agree_with_direct_fits(scaled):
         assert (np.argsort(-(fast * unseen), axis=1)[:, :10] == top).mean() >= 0.98
 
 
-def test_session_models_score_like_fits_and_save_like_fits(tmp_path):
-    """A tuning-session model (ShiftScores) recommends, finds similar items and saves as a
-    direct fit at the same l2 does."""
+@pytest.mark.parametrize("n_users, n_items", [(25, 70), (90, 12)])  # ShiftScores; item space
+def test_session_models_score_like_fits_and_save_like_fits(tmp_path, n_users, n_items):
+    """A tuning-session model recommends, finds similar items and saves as a direct fit at
+    the same l2 does: through ShiftScores (users < items) or the item-space spectrum."""
     rng = np.random.default_rng(5)
-    frame = pd.DataFrame({USER_COL: [f"u{u}" for u in rng.integers(0, 25, 600)],
-                          ITEM_COL: [f"i{i}" for i in rng.integers(0, 70, 600)]})  # fmt: skip
+    frame = pd.DataFrame({USER_COL: [f"u{u}" for u in rng.integers(0, n_users, 600)],
+                          ITEM_COL: [f"i{i}" for i in rng.integers(0, n_items, 600)]})  # fmt: skip
     session = EASE.tuning_session(frame)
     users = sorted(frame[USER_COL].unique())
     for l2 in (2.0, 40.0):
         tuned = session.model(l2=l2)
-        assert tuned.tuned_ is not None and tuned.factored_ is None
+        assert (tuned.tuned_ is not None) == (n_users < n_items)
         fit = make_model("ease", l2=l2).fit(frame)
         pd.testing.assert_frame_equal(tuned.recommend(users, k=8), fit.recommend(users, k=8),
                                       atol=1e-4)  # fmt: skip
