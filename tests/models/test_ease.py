@@ -9,7 +9,7 @@ import scipy.sparse as sp
 
 from nbrec.constants import ITEM_COL, USER_COL
 from nbrec.models import Recommender, make_model
-from nbrec.models.ease import EASE, CatalogueTooLargeError, ease_bytes, ease_weights
+from nbrec.models.ease import EASE, EDLAE, CatalogueTooLargeError, ease_bytes, ease_weights
 from nbrec.models.linear import Spectrum, ridge_weights
 from tests.conftest import checkerboard
 from tests.models.contract import PersonalisedContract
@@ -126,6 +126,27 @@ def test_session_models_score_like_fits_and_save_like_fits(tmp_path, n_users, n_
     loaded = Recommender.load(tmp_path / "m")
     pd.testing.assert_frame_equal(loaded.recommend(users[:3], k=5), fit.recommend(users[:3], k=5),
                                   atol=1e-4)  # fmt: skip
+
+
+@pytest.mark.parametrize("n_users, n_items", [(25, 70), (90, 12)])
+def test_edlae_session_trials_equal_direct_fits(n_users, n_items):
+    """EDLAE's tuning session: a trial (one users x users Cholesky inverse when users are
+    fewer) scores, and finds similar items, as a direct fit with the same parameters."""
+    rng = np.random.default_rng(9)
+    frame = pd.DataFrame({USER_COL: [f"u{u}" for u in rng.integers(0, n_users, 700)],
+                          ITEM_COL: [f"i{i}" for i in rng.integers(0, n_items, 700)]})  # fmt: skip
+    session = EDLAE.tuning_session(frame)
+    users = sorted(frame[USER_COL].unique())
+    for params in ({"l2": 3.0, "dropout": 0.2}, {"l2": 300.0, "dropout": 0.9}):
+        trial = session.model(**params)
+        assert (trial.tuned_ is not None) == (n_users < n_items)
+        fit = make_model("edlae", **params).fit(frame)
+        rows = np.arange(len(users))
+        np.testing.assert_allclose(trial._score(rows), fit._score(rows), atol=1e-4)
+        pd.testing.assert_frame_equal(trial.recommend(users, k=8), fit.recommend(users, k=8),
+                                      atol=1e-4)  # fmt: skip
+        pd.testing.assert_frame_equal(trial.similar_items("i3", k=5), fit.similar_items("i3", k=5),
+                                      atol=1e-4)  # fmt: skip
 
 
 @pytest.mark.parametrize("shape", [(30, 50), (80, 20)])

@@ -11,7 +11,8 @@
 How it is solved (``nbrec.models.linear``): with fewer users than items (most real
 catalogues) through a users x users eigendecomposition and kept factored, so neither memory
 nor time is items x items; otherwise a Cholesky inverse of the dense Gram matrix. Tuning EASE
-costs one eigendecomposition for every ``l2`` (``tuning_session``).
+costs one eigendecomposition for every ``l2``, an EDLAE trial one users x users inverse
+(``tuning_session``, ``LinearSession``).
 
 Memory: the dense route needs about ``EASE_COPIES * n_items**2 * 8`` bytes (2.3 GB for 10k
 items), the factored route ``FACTORED_COPIES * n_items * n_users * 8``. ``fit`` checks that
@@ -29,7 +30,13 @@ import scipy.sparse as sp
 
 from nbrec.models.base import Recommender, TrainingData
 from nbrec.models.item2item import ItemKNN, binary, knn_weights
-from nbrec.models.linear import Factored, Spectrum, cholesky_solution, ridge_weights
+from nbrec.models.linear import (
+    CholeskyScores,
+    Factored,
+    Spectrum,
+    cholesky_solution,
+    ridge_weights,
+)
 from nbrec.models.registry import register
 from nbrec.models.similarity import positive
 from nbrec.models.space import FloatRange
@@ -94,7 +101,7 @@ class LinearAutoencoder(Recommender):
         self.history_ = binary(data.matrix)
         n_users, n_items = self.history_.shape
         need, limit = ease_bytes(n_items, n_users), self.memory_limit_bytes()
-        self.dense_, self.factored_, self.method_ = None, None, self.name
+        self.dense_, self.factored_, self.tuned_, self.method_ = None, None, None, self.name
         if need > limit:
             if self.on_too_large == "raise":
                 raise CatalogueTooLargeError(
@@ -191,38 +198,52 @@ class EASE(LinearAutoencoder):
         return np.full(len(gram_diagonal), float(self.l2))
 
     @classmethod
-    def tuning_session(cls, interactions: pd.DataFrame, **_side) -> EASESession:
+    def tuning_session(cls, interactions: pd.DataFrame, **_side) -> LinearSession:
         """Every ``l2`` from one eigendecomposition: ``session.model(l2=...)`` is a fitted EASE."""
-        return EASESession(interactions)
+        return LinearSession(interactions, cls)
 
 
-class EASESession:
-    """Fitted EASE models for many ``l2`` values at the cost of one factorisation.
+class LinearSession:
+    """Fitted EASE/EDLAE models for many hyperparameters without a fit per trial.
 
-    The data are prepared and factorised once; ``model(l2=...)`` copies the fitted template
-    and scores through ``ShiftScores`` (per value about ``users**2 x rows`` flops, no
-    items x items matrix, no refit of the training frame).
+    The data are prepared once (memory guard, history); a trial copies that template. EASE:
+    one factorisation, every ``l2`` scored through ``ShiftScores`` (users < items) or the
+    item-space ``Factored``. EDLAE (its regulariser changes with ``dropout``), users < items:
+    one users x users Cholesky inverse per trial (``CholeskyScores``). No items x items matrix,
+    no ``rows x users x items`` product; otherwise a normal fit per trial.
     """
 
-    def __init__(self, interactions: pd.DataFrame):
-        self.interactions = interactions
-        self.template = EASE()
+    def __init__(self, interactions: pd.DataFrame, model_cls: type[LinearAutoencoder]):
+        self.cls, self.interactions = model_cls, interactions
+        self.template = model_cls()
         self.template._template = True  # fit checks memory and keeps the history, no solve
         self.template.fit(interactions)
         history = self.template.history_
-        # float32 above TUNING_FLOAT64_RANK: half the eigendecomposition's time; the chosen
-        # l2 gets a normal fit, so only the ranking of l2 values sees the rounding.
-        dtype = np.float32 if min(history.shape) > TUNING_FLOAT64_RANK else np.float64
-        self.spectrum = Spectrum(history, dtype=dtype) if self.template.method_ == "ease" else None
+        usable = self.template.method_ == model_cls.name
+        self.cheap = usable and (model_cls is EASE or history.shape[0] < history.shape[1])
+        self.spectrum = None
+        if usable and model_cls is EASE:
+            # float32 above TUNING_FLOAT64_RANK: half the eigendecomposition's time; the
+            # chosen l2 gets a normal fit, so only the ranking of l2 values sees the rounding.
+            dtype = np.float32 if min(history.shape) > TUNING_FLOAT64_RANK else np.float64
+            self.spectrum = Spectrum(history, dtype=dtype)
 
-    def model(self, **params) -> EASE:
-        model = EASE(**params)
-        if self.spectrum is None:  # the template fell back to kNN: nothing shared
+    def model(self, **params) -> LinearAutoencoder:
+        model = self.cls(**params)
+        if not self.cheap:  # the template fell back to kNN, or EDLAE's dense route
             return model.fit(self.interactions)
-        fitted = {k: v for k, v in self.template.__dict__.items() if k.endswith("_")}
-        model.__dict__.update(fitted)
-        model._use_spectrum(self.spectrum)
+        model.__dict__.update({k: v for k, v in self.template.__dict__.items() if k.endswith("_")})
+        if self.spectrum is not None:
+            model._use_spectrum(self.spectrum)
+            return model
+        history = model.history_
+        lam = model.regulariser(np.asarray(history.sum(axis=0)).ravel().astype(np.float64))
+        model.dense_, model.factored_ = None, None
+        model.tuned_ = CholeskyScores(history, lam)
         return model
+
+
+EASESession = LinearSession
 
 
 @register
@@ -248,6 +269,11 @@ class EDLAE(LinearAutoencoder):
     ):
         self.l2, self.dropout = l2, dropout
         self.max_memory_gb, self.on_too_large = max_memory_gb, on_too_large
+
+    @classmethod
+    def tuning_session(cls, interactions: pd.DataFrame, **_side) -> LinearSession:
+        """Trials without a fit each (``LinearSession``): one Cholesky inverse per trial."""
+        return LinearSession(interactions, cls)
 
     def regulariser(self, gram_diagonal: np.ndarray) -> np.ndarray:
         if not 0 <= self.dropout < 1:
