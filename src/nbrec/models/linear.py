@@ -49,7 +49,7 @@ class Spectrum:
             small.toarray().astype(dtype), overwrite_a=True, check_finite=False, driver="evd"
         )
         self.w = np.maximum(w, 0.0).astype(np.float64)  # tiny negatives are round-off
-        self.a = np.asarray(y.T @ u) if self.woodbury else u  # items x rank
+        self.a = np.asarray(y.T.tocsr() @ u) if self.woodbury else u  # items x rank
         self.a = np.ascontiguousarray(self.a, dtype=dtype)
         self.u = u if self.woodbury else None  # users x rank: YY' = U diag(w) U'
         self.y = y
@@ -116,11 +116,10 @@ class ShiftScores:
         self._k = None
 
     def kernel(self) -> np.ndarray:
-        """``K = Z Z'`` (users x users), once per shift: one BLAS syrk (``users**3`` flops)."""
+        """``K = Z Z'`` (users x users), once per shift: ``users**3`` flops (numpy sends
+        ``z @ z.T`` to BLAS syrk and fills the other triangle itself)."""
         if self._k is None:
-            syrk = sla.get_blas_funcs("syrk", (self.z,))
-            upper = syrk(1.0, self.z)  # upper triangle of Z Z'
-            self._k = np.triu(upper) + np.triu(upper, 1).T
+            self._k = self.z @ self.z.T
         return self._k
 
     def ky_t(self, rows: np.ndarray) -> np.ndarray:
