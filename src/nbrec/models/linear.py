@@ -124,7 +124,7 @@ class ShiftScores:
 
     def ky_t(self, rows: np.ndarray) -> np.ndarray:
         """``((K Y)_rows)'`` (items x len(rows))."""
-        kt = np.ascontiguousarray(self.kernel()[:, rows])  # (K_rows)' (K is symmetric)
+        kt = np.ascontiguousarray(self.kernel()[rows].T)  # (K_rows)' (K is symmetric)
         return np.asarray(self.yt @ kt)
 
     def scores(self, rows: np.ndarray, x_rows: sp.csr_matrix) -> np.ndarray:
