@@ -46,6 +46,9 @@ def demo() -> None:
         console.print(f"generated the synthetic data set in {target}")
     run(None, "synthetic", settings.var_dir / "notebooks")
     from nbrec.cli.evaluation import leaderboard
+    from nbrec.evaluation.leaderboard import DEFAULT_TIME_BUDGET
 
+    # every option explicit: a typer function called directly gets OptionInfo defaults
     leaderboard(dataset="synthetic", models="all", split="stratified", k=DEFAULT_K,
-                seed=DEFAULT_SEED, format="table", tune=True, map=None)  # fmt: skip
+                seed=DEFAULT_SEED, format="table", tune=True, map=None,
+                time_budget=DEFAULT_TIME_BUDGET, max_trials=12, quiet=False)  # fmt: skip
