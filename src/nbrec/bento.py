@@ -22,6 +22,7 @@ import gc
 
 import bentoml
 
+from nbrec.serving.accept import share_accepts
 from nbrec.serving.fastlane import ApiFastPath
 from nbrec.serving.http import API_PATHS, ServingApp
 from nbrec.settings import get_settings
@@ -52,6 +53,8 @@ class NbrecService:
         # The arbiter starts this worker in a session of its own: without this, a SIGKILL of
         # `nbrec serve` (its process group) leaves the worker answering on the port.
         die_with_parent()
+        if get_settings().workers > 1:  # before uvicorn starts serving (lifespan first)
+            share_accepts()
         self.core = start(http)
         # Start-up leaves ~10^6 long-lived objects (BentoML, pandas, ...): freezing them keeps
         # full garbage collections from pausing requests for tens of milliseconds (p99).

@@ -3,6 +3,8 @@ whichever worker takes it, shows the totals of both."""
 
 from __future__ import annotations
 
+import http.client
+import json
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +17,42 @@ from tests.serving.server import running_service
 
 pytestmark = pytest.mark.service
 REQUESTS = 240
+BURST_ROUNDS = 5
+
+
+def _a_burst_of_connections_lands_on_both_workers(base: str, users: list[str], logs) -> None:
+    """Keep-alive connections opened together (a balancer's pool) are shared by the workers
+    (nbrec.serving.accept), not all taken by whichever worker woke first."""
+    before = _lines_per_writer(logs)
+    url = httpx.URL(base)
+    connections = [http.client.HTTPConnection(url.host, url.port, timeout=10) for _ in range(16)]
+    for connection in connections:  # all connected before any request: one burst
+        connection.connect()
+    for _ in range(BURST_ROUNDS):
+        for connection, user in zip(connections, users, strict=False):
+            body = json.dumps({"user_id": user, "k": 5})
+            connection.request("POST", "/recommend", body, {"content-type": "application/json"})
+            answer = connection.getresponse()
+            assert answer.status == 200, answer.read()
+            answer.read()
+    for connection in connections:
+        connection.close()
+    deadline = time.monotonic() + 10  # RR log lines are written off the request path
+    while True:
+        after = _lines_per_writer(logs)
+        served = {name: after[name] - before.get(name, 0) for name in after}
+        if sum(served.values()) == BURST_ROUNDS * len(connections):
+            break
+        assert time.monotonic() < deadline, served
+        time.sleep(0.1)
+    # Each connection stays with the worker that accepted it: a worker's lines / rounds is the
+    # number of connections it took. Both take at least 4 of 16.
+    counts = sorted(served.values())
+    assert len(counts) == 2 and counts[0] >= 4 * BURST_ROUNDS, f"lines per worker: {served}"
+
+
+def _lines_per_writer(logs) -> dict[str, int]:
+    return {p.name: len(p.read_text().splitlines()) for p in logs.glob("rr-*.jsonl")}
 
 
 def _value(text: str, series: str) -> float | None:
@@ -53,6 +91,7 @@ def test_two_workers_share_their_counters_and_histograms(tmp_path, item_knn, sma
                 line.rsplit(" ", 1)[0] for line in text.splitlines() if line[:1] not in ("#", "")
             ]
             assert len(series) == len(set(series)), "a series is exported twice"
+        _a_burst_of_connections_lands_on_both_workers(base, users, tmp_path / "var" / "logs")
     # RR log files are per process (rr-<start>-<pid>.jsonl): both workers answered requests.
     writers = [p for p in (tmp_path / "var" / "logs").glob("rr-*.jsonl") if p.read_text().strip()]
     assert len(writers) == 2, f"one worker answered everything: {writers}"
