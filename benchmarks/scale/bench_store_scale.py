@@ -154,6 +154,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=8)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--load-small", action="store_true", help="wrk on the small store too")
     args = parser.parse_args()
     from tests.store.redis_server import redis_server
 
@@ -200,7 +201,7 @@ def main() -> None:
         for backend in ("sqlite", "redis"):
             res[f"service_{backend}_small"] = serve(f"{backend} {args.small:,} users",
                                                     urls[backend]["small"], env, wrk, small_users,
-                                                    args, load=False)  # fmt: skip
+                                                    args, load=args.load_small)  # fmt: skip
             res[f"service_{backend}_large"] = serve(f"{backend} {args.users:,} users",
                                                     urls[backend]["large"], env, wrk, wrk_users,
                                                     args, load=True)  # fmt: skip
