@@ -79,7 +79,7 @@ def main() -> None:
         done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True)
         wall = time.perf_counter() - start
     rows = json.loads(done.stdout)
-    shown = " ".join(cmd[2:]).replace(str(folder), "<catalogue>")
+    shown = " ".join(cmd[3:]).replace(str(folder), "<catalogue>")
     print(f"### Catalogue of {ratio['items']:,} items x {ratio['users']:,} users (synthetic, "
           f"Last.fm shape: --users {args.users} --items {args.items} --interactions "
           f"{args.interactions})\n")  # fmt: skip
