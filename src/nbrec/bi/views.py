@@ -22,7 +22,7 @@ aggregate Superset computes after its native filters (date, version, variant) cu
 
 from __future__ import annotations
 
-from nbrec.monitoring.product_metrics import NO_VARIANT
+from nbrec.monitoring.product_metrics import DAILY_COUNTS, NO_VARIANT
 from nbrec.rrlog.schema import COLUMNS, LOG_PATTERN
 
 CHURN_DAYS = 7
@@ -90,16 +90,7 @@ SELECT CAST(r.day AS TIMESTAMP) AS day, r.model_version, r.variant, r.user_id, r
             THEN 1 ELSE 0 END AS clicked,
        coalesce(len(r.items), 0) AS items_served, r.fallback, r.latency_ms
 FROM requests r;
-CREATE OR REPLACE VIEW bi_daily AS
-WITH req AS (
-    SELECT model_version, variant, day, count(*) AS requests,
-           count(DISTINCT user_id) AS active_users
-    FROM requests GROUP BY ALL
-), fb AS (
-    SELECT model_version, variant, day, count(*) AS feedback_events,
-           count(DISTINCT CASE WHEN event = 'click' THEN request_id END) AS clicked_requests
-    FROM feedback GROUP BY ALL
-)
+CREATE OR REPLACE VIEW bi_daily AS{DAILY_COUNTS}
 SELECT CAST(req.day AS TIMESTAMP) AS day, req.model_version, req.variant, requests,
        active_users, coalesce(feedback_events, 0) AS feedback_events,
        coalesce(clicked_requests, 0) AS clicked_requests,

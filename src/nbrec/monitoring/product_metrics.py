@@ -85,18 +85,23 @@ def traffic(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         GROUP BY model_version, variant ORDER BY model_version, variant""").df()
 
 
+# Per group and UTC day: requests and active users (req), feedback events and clicked requests
+# (fb). The embedded dashboard and the BI tool's views (nbrec.bi.views) both count from it.
+DAILY_COUNTS = """
+WITH req AS (
+    SELECT model_version, variant, day, count(*) AS requests,
+           count(DISTINCT user_id) AS active_users
+    FROM requests GROUP BY ALL
+), fb AS (
+    SELECT model_version, variant, day, count(*) AS feedback_events,
+           count(DISTINCT CASE WHEN event = 'click' THEN request_id END) AS clicked_requests
+    FROM feedback GROUP BY ALL
+)"""
+
+
 def daily(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Per group and UTC day: requests, active users, CTR and engagement."""
-    return con.sql("""
-        WITH req AS (
-            SELECT model_version, variant, day, count(*) AS requests,
-                   count(DISTINCT user_id) AS active_users
-            FROM requests GROUP BY ALL
-        ), fb AS (
-            SELECT model_version, variant, day, count(*) AS feedback_events,
-                   count(DISTINCT CASE WHEN event = 'click' THEN request_id END) AS clicked_requests
-            FROM feedback GROUP BY ALL
-        )
+    return con.sql(f"""{DAILY_COUNTS}
         SELECT req.*, coalesce(feedback_events, 0) AS feedback_events,
                coalesce(clicked_requests, 0) / requests AS ctr,
                coalesce(feedback_events, 0) / active_users AS engagement
