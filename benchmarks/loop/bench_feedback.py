@@ -28,10 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
 from nbrec.events.ack_clients import AcknowledgedFeedback
-from nbrec.lifetime import kill_tree
+from nbrec.lifetime import kill_tree, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 NBREC = [sys.executable, "-m", "nbrec"]
@@ -57,16 +55,12 @@ def start_service(work: Path, env: dict) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([*NBREC, "serve", "--port", str(port)], env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            sys.exit(f"service did not start: {(work / f'service-{port}.log').read_text()[-2000:]}")
-        time.sleep(0.3)
+    try:
+        wait_ready(f"{url}/readyz", "nbrec serve", 120, proc, work / f"service-{port}.log", 0.3)
+    except (RuntimeError, TimeoutError) as error:
+        stop(proc, signal.SIGKILL)
+        sys.exit(f"service did not start: {error}")
+    return proc, url
 
 
 def stop(proc: subprocess.Popen, sig=signal.SIGTERM) -> None:

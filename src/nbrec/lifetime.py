@@ -5,14 +5,22 @@ BentoML's arbiter starts its workers in sessions of their own, so a SIGKILL of t
 answering on the port; ``nbrec train``'s temporary Prefect server would outlive a killed
 ``nbrec train`` the same way. Linux's parent-death signal (``prctl(PR_SET_PDEATHSIG)``) has the
 kernel signal the child the moment its parent is gone, however the parent died.
+
+A server started as a child is used once it answers: ``wait_ready`` polls its health URL and
+fails early, with the server's log, if the process died first.
 """
 
 from __future__ import annotations
 
 import ctypes
+import http.client
 import os
 import signal
+import subprocess
 import sys
+import time
+import urllib.request
+from pathlib import Path
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
@@ -63,3 +71,41 @@ def kill_tree(pid: int, sig: int = signal.SIGKILL) -> None:
     for process in [*parent.children(recursive=True), parent]:
         with contextlib.suppress(psutil.NoSuchProcess):
             process.send_signal(sig)
+
+
+# Loopback servers: no proxy from the environment (http_proxy) may stand in between.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def wait_ready(
+    url: str,
+    name: str,
+    timeout: float,
+    process: subprocess.Popen | None = None,
+    log: Path | None = None,
+    interval: float = 0.25,
+) -> None:
+    """Poll ``url`` (GET) until it answers 200; fail early if ``process`` exited meanwhile.
+
+    ``name`` (the server: "prefect server", "Superset", "nbrec serve") heads the error, followed
+    by the last 3,000 characters of ``log`` when given: RuntimeError if the process exited,
+    TimeoutError after ``timeout`` seconds.
+    """
+
+    def failed(what: str) -> str:
+        tail = f":\n{log.read_text(errors='replace')[-3000:]}" if log and log.exists() else ""
+        return f"{name} at {url} {what}{tail}"
+
+    deadline = time.monotonic() + timeout
+    while True:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(failed(f"exited with code {process.returncode} before it was ready"))
+        try:
+            with _DIRECT.open(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (OSError, http.client.HTTPException):  # refused, reset, half an answer, 5xx...
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(failed(f"not ready after {timeout:.0f} s"))
+        time.sleep(interval)

@@ -12,12 +12,12 @@ import subprocess
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from nbrec.bi import superset as bi
 from nbrec.events.rr_archive import archive_file
 from nbrec.events.warehouse import Warehouse
+from nbrec.lifetime import wait_ready
 from nbrec.monitoring import product_metrics
 from nbrec.monitoring.fake_logs import write_fake_logs
 from nbrec.settings import get_settings
@@ -30,20 +30,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _wait_healthy(url: str, process: subprocess.Popen, seconds: float = 300) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"Superset exited with {process.returncode}")
-        try:
-            if httpx.get(f"{url}/health", timeout=5).text == "OK":
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    raise AssertionError(f"Superset did not answer /health within {seconds} s")
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +65,7 @@ def superset(tmp_path_factory):
                                stderr=subprocess.STDOUT)  # fmt: skip
     try:
         began = time.monotonic()
-        _wait_healthy(url, process)
+        wait_ready(f"{url}/health", "Superset", 300, process, work / "superset.log", 1)
         timings["first start to /health"] = round(time.monotonic() - began, 1)
         (artifacts() / "superset-timings.json").write_text(json.dumps(timings, indent=1))
         yield url, expected

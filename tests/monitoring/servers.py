@@ -11,14 +11,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import yaml
 
+from nbrec.lifetime import wait_ready
 from tests.conftest import ROOT
 from tests.store.redis_server import require_binary
 
@@ -29,23 +28,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def wait_for(url: str, proc: subprocess.Popen, timeout: float, log: Path) -> None:
-    """Poll ``url`` until it answers 200; fail with the server's log if it dies or times out."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(
-                f"{url} server exited ({proc.returncode}):\n{log.read_text()[-3000:]}"
-            )
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    raise RuntimeError(f"{url} not ready after {timeout}s:\n{log.read_text()[-3000:]}")
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -69,7 +51,7 @@ def server(command: list[str], ready_path: str, port: int, log: Path, timeout: f
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(f"{url}{ready_path}", proc, timeout=timeout, log=log)
+        wait_ready(f"{url}{ready_path}", Path(command[0]).name, timeout, proc, log)
         yield url
     finally:
         stop(proc)

@@ -16,6 +16,7 @@ import pytest
 
 from nbrec.data import write_parquet_dataset
 from nbrec.data.synthetic import generate
+from nbrec.lifetime import wait_ready
 from nbrec.pipeline.publish import publish
 from tests.serving.server import NBREC, START_TIMEOUT, free_port, service_env
 
@@ -37,16 +38,9 @@ def start_serve(workdir: Path, store_url: str, port: int) -> subprocess.Popen:
     proc = subprocess.Popen([NBREC, "serve", "--port", str(port)], stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True,
                             env=service_env(workdir, store_url))  # fmt: skip
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, Path(log.name).read_text()[-3000:]
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise TimeoutError(Path(log.name).read_text()[-3000:])
+    url = f"http://127.0.0.1:{port}/readyz"
+    wait_ready(url, "nbrec serve", START_TIMEOUT, proc, Path(log.name))
+    return proc
 
 
 @pytest.mark.service

@@ -8,12 +8,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
+from nbrec.lifetime import wait_ready
 
 NBREC = str(Path(sys.executable).parent / "nbrec")
 START_TIMEOUT = 90.0
@@ -67,22 +66,7 @@ def running_service(
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(
-                    f"service exited ({proc.returncode}):\n{log_path.read_text()[-3000:]}"
-                )
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"service not ready in {START_TIMEOUT}s:\n{log_path.read_text()[-3000:]}"
-                )
-            time.sleep(0.25)
+        wait_ready(f"{url}/readyz", "nbrec serve", START_TIMEOUT, proc, log_path)
         yield url
     finally:
         # The whole process group: bentoml's arbiter and its worker.

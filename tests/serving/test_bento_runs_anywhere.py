@@ -13,12 +13,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from nbrec.lifetime import wait_ready
 from nbrec.pipeline.publish import publish
 from tests.conftest import ROOT
 from tests.serving.server import free_port
@@ -61,17 +61,8 @@ def test_built_bento_serves_from_its_own_requirements(tmp_path, item_knn, small_
         )  # fmt: skip
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, f"the bento exited:\n{log.read_text()[-4000:]}"
-            assert time.monotonic() < deadline, f"not ready in 120 s:\n{log.read_text()[-4000:]}"
-            try:
-                ready = httpx.get(f"{base_url}/readyz", timeout=2)
-                if ready.status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
+        wait_ready(f"{base_url}/readyz", "the bento", 120, proc, log, interval=0.5)
+        ready = httpx.get(f"{base_url}/readyz", timeout=10)
         assert ready.json()["model_version"] == "b1"
         user = str(item_knn.user_ids_[0])
         answer = httpx.post(f"{base_url}/recommend", json={"user_id": user, "k": 5}, timeout=10)

@@ -7,14 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
 from nbrec.events.ack_clients import AcknowledgedFeedback
 from nbrec.events.warehouse import EVENTS, Warehouse
-from nbrec.lifetime import kill_tree
+from nbrec.lifetime import kill_tree, wait_ready
 from nbrec.pipeline.publish import publish
 from nbrec.store import open_store
 from tests.serving.server import free_port, service_env
@@ -31,17 +30,12 @@ def _start(workdir, store_url, env):
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            os.killpg(proc.pid, signal.SIGKILL)
-            raise RuntimeError((workdir / f"service-{port}.log").read_text()[-3000:])
-        time.sleep(0.25)
+    try:
+        wait_ready(f"{url}/readyz", "nbrec serve", 90, proc, workdir / f"service-{port}.log")
+    except (RuntimeError, TimeoutError):
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    return proc, url
 
 
 @pytest.fixture

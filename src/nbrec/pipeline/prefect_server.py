@@ -12,35 +12,15 @@ import os
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 
-from nbrec.lifetime import preexec_die_with_parent
+from nbrec.lifetime import preexec_die_with_parent, wait_ready
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def wait_healthy(url: str, timeout: float = 120.0, process: subprocess.Popen | None = None) -> None:
-    """Poll ``<url>/health`` until it answers; fail early if the server process died."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(
-                f"prefect server exited with code {process.returncode} before it was healthy"
-            )
-        with (
-            contextlib.suppress(OSError),
-            urllib.request.urlopen(f"{url}/health", timeout=2) as response,
-        ):
-            if response.status == 200:
-                return
-        time.sleep(0.5)
-    raise TimeoutError(f"prefect server at {url} not healthy after {timeout:.0f}s")
 
 
 @contextlib.contextmanager
@@ -68,7 +48,9 @@ def local_server(port: int | None = None, services: bool = True) -> Iterator[str
         from prefect.settings import get_current_settings
 
         budget = get_current_settings().server.ephemeral.startup_timeout_seconds
-        wait_healthy(url, timeout=max(120.0, float(budget)), process=process)
+        wait_ready(
+            f"{url}/health", "prefect server", max(120.0, float(budget)), process, interval=0.5
+        )
         yield url
     finally:
         process.terminate()
