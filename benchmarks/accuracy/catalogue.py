@@ -6,7 +6,8 @@
 Generates a synthetic catalogue with the shape of Last.fm's HetRec set (1.9k users, 17.6k
 items, 93k events), then (1) runs ``nbrec leaderboard --models all --format json`` as a user
 would, a real process, and times it; (2) measures EASE's tuning over eight ``l2`` values
-(one eigendecomposition, validation users scored per value through ``ShiftScores``) against
+(one eigendecomposition, validation users scored per value through ``ShiftScores`` and
+``HeldOut``, as ``nbrec.evaluation.tuning.tune`` does) against
 one EASE fit on the same sub-training split, side by side. The leaderboard runs with the
 CLI's default ``--time-budget`` unless one is given. Prints a markdown block to append to RESULTS.md.
 """
@@ -27,7 +28,8 @@ import numpy as np
 from nbrec.constants import USER_COL
 from nbrec.data import load_dataset
 from nbrec.evaluation import prepare_split
-from nbrec.evaluation.tuning import chunked_score
+from nbrec.evaluation.holdout import HeldOut
+from nbrec.evaluation.tuning import CHUNKS, chunked_score
 from nbrec.models import make_model
 from nbrec.models.ease import EASE
 
@@ -47,7 +49,8 @@ def ease_tuning_ratio(folder: Path) -> dict:
     start = time.perf_counter()
     session = EASE.tuning_session(tuning.train)
     factor_s = time.perf_counter() - start
-    values = [chunked_score(session.model(l2=l2), tuning.test, 10, "ndcg") for l2 in L2_VALUES]
+    held_out = HeldOut(tuning.test, CHUNKS)  # as ``tune`` does: prepared once per study
+    values = [chunked_score(session.model(l2=l2), held_out, 10, "ndcg") for l2 in L2_VALUES]
     tune_s = time.perf_counter() - start
     direct = chunked_score(make_model("ease", l2=400.0).fit(tuning.train), tuning.test, 10, "ndcg")
     return {"items": len(model.item_ids_), "users": len(model.user_ids_), "fit_s": fit_s,

@@ -14,12 +14,12 @@ import sys
 import time
 from collections.abc import Callable
 
-import numpy as np
 import optuna
 import pandas as pd
 
 from nbrec.constants import DEFAULT_K, DEFAULT_SEED, USER_COL
 from nbrec.data.splits import Split
+from nbrec.evaluation.holdout import HeldOut
 from nbrec.evaluation.metrics import accuracy
 from nbrec.models import make_model
 from nbrec.models.registry import get_model_class
@@ -85,19 +85,15 @@ def session_for(model_name: str, interactions, items=None, users=None):
     return _Session(model_name, interactions, items, users)
 
 
-def chunked_score(model, validation: pd.DataFrame, k: int, metric: str, report=None) -> float:
+def chunked_score(
+    model, validation: pd.DataFrame | HeldOut, k: int, metric: str, report=None
+) -> float:
     """Mean ``metric@k`` over validation users, scored in ``CHUNKS`` parts; ``report(step,
-    running mean)`` after each part may raise ``optuna.TrialPruned``."""
-    users = validation[USER_COL].unique()
-    total, seen = 0.0, 0
-    for step, part in enumerate(np.array_split(users, min(CHUNKS, len(users)))):
-        recs = model.recommend(part, k=k)
-        rows = validation[validation[USER_COL].isin(part)]
-        total += accuracy(recs, rows, k)[f"{metric}@{k}"] * len(part)
-        seen += len(part)
-        if report is not None:
-            report(step, total / seen)
-    return total / max(seen, 1)
+    running mean)`` after each part may raise ``optuna.TrialPruned``. Pass a ``HeldOut``
+    (prepared once) when scoring many models on the same frame."""
+    if not isinstance(validation, HeldOut):
+        validation = HeldOut(validation, CHUNKS)
+    return validation.score(model, k, metric, report)
 
 
 def tune(
@@ -127,6 +123,7 @@ def tune(
     tuning = split.tuning()
     target = f"{metric}@{k}"
     session = session_for(model_name, tuning.train, items, users)
+    held_out = HeldOut(tuning.test, CHUNKS)  # prepared once for every trial
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
         direction="maximize",
@@ -146,7 +143,7 @@ def tune(
             if trial.should_prune():
                 raise optuna.TrialPruned()
 
-        return chunked_score(model, tuning.test, k, metric, report)
+        return chunked_score(model, held_out, k, metric, report)
 
     def log_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         if say is None:

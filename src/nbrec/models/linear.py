@@ -31,6 +31,7 @@ import scipy.sparse as sp
 # Up to this rank the eigendecomposition runs in float64 (a few seconds at most); above it
 # in float32, whose error (~1e-7 of the largest eigenvalue) is far below any useful shift.
 FLOAT64_RANK = 4000
+SUB_ROWS = 64  # ShiftScores.scores: users whose items-major block is transposed at once
 
 
 class Spectrum:
@@ -129,8 +130,14 @@ class ShiftScores:
 
     def scores(self, rows: np.ndarray, x_rows: sp.csr_matrix) -> np.ndarray:
         """``x B`` (len(rows) x items, float32) for user codes ``rows`` whose histories are
-        ``x_rows`` (the rows of the factorised matrix)."""
-        out = np.multiply(self.ky_t(rows).T, -self.column, order="C")
+        ``x_rows`` (the rows of the factorised matrix). ``K Y`` comes out items-major; it is
+        turned row-major ``SUB_ROWS`` users at a time, while that block is still in cache."""
+        out = np.empty((len(rows), self.yt.shape[0]), dtype=self.dtype)
+        negative = -self.column
+        for lo in range(0, len(rows), SUB_ROWS):
+            np.multiply(
+                self.ky_t(rows[lo : lo + SUB_ROWS]).T, negative, out=out[lo : lo + SUB_ROWS]
+            )
         coo = sp.coo_matrix(x_rows)
         out[coo.row, coo.col] += coo.data.astype(self.dtype)
         return out.astype(np.float32, copy=False)

@@ -14,17 +14,48 @@ def exclude(scores: np.ndarray, seen: sp.csr_matrix) -> None:
     scores[np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr)), seen.indices] = -np.inf
 
 
+BLOCK = 64  # top_k: items per block whose maximum is taken first
+
+
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices and values of the k largest scores per row, best first (-inf means excluded)."""
+    """Indices and values of the k largest scores per row, best first (-inf means excluded).
+
+    On wide rows the k largest items lie in the k blocks of ``BLOCK`` items with the largest
+    maxima (any item outside them is beaten by k block maxima), so the partition runs over
+    the block maxima and ``k * BLOCK`` candidates, not the whole row."""
     n = scores.shape[1]
     k = min(k, n)
-    if k < n:
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    n_blocks = n // BLOCK
+    if n_blocks > 4 * k:
+        full = scores[:, : n_blocks * BLOCK]
+        maxima = full.reshape(len(scores), n_blocks, BLOCK).max(axis=2)
+        best = np.argpartition(-maxima, k - 1, axis=1)[:, :k]
+        cand = (best[:, :, None] * BLOCK + np.arange(BLOCK)).reshape(len(scores), -1)
+        cand = np.hstack(
+            [
+                cand,
+                np.broadcast_to(
+                    np.arange(n_blocks * BLOCK, n), (len(scores), n - n_blocks * BLOCK)
+                ),
+            ]
+        )
+        part = np.take_along_axis(
+            cand, _largest(np.take_along_axis(scores, cand, axis=1), k), axis=1
+        )
+    elif k < n:
+        part = _largest(scores, k)
     else:
         part = np.broadcast_to(np.arange(n), scores.shape).copy()
     vals = np.take_along_axis(scores, part, axis=1)
     order = np.argsort(-vals, axis=1, kind="stable")
     return np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1)
+
+
+def _largest(scores: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of the k largest values per row, in no order."""
+    if k >= scores.shape[1]:
+        return np.broadcast_to(np.arange(scores.shape[1]), scores.shape).copy()
+    return np.argpartition(-scores, k - 1, axis=1)[:, :k]
 
 
 def _frame(
