@@ -2,7 +2,7 @@
 
     NBREC_DATA_DIR=/work/shared/data OPENBLAS_NUM_THREADS=1 .venv/bin/python \\
         benchmarks/accuracy/run.py [--datasets movielens-100k,movielens-latest-small,synthetic] \\
-        [--models all] [--peers all] [--time-budget 300] [--peer-budget 45] [--max-trials 12] \\
+        [--models all] [--peers all|none|NAME,...] [--time-budget 300] [--peer-budget 45] [--max-trials 12] \\
         [--out benchmarks/accuracy/results/NAME.md]
 
 Protocol (DESIGN.md): per-user stratified 75/25 split, seed 42; every hyperparameter, of nbrec
@@ -72,7 +72,7 @@ def bench_dataset(name: str, args) -> tuple[pd.DataFrame, dict]:
             "fit_total": float(board.table["fit_seconds"].sum())}  # fmt: skip
     rows = []
     test_users = data_split.test[USER_COL].unique()
-    peers = list(PEERS) if args.peers == "all" else args.peers.split(",")
+    peers = {"all": list(PEERS), "none": []}.get(args.peers) or args.peers.split(",")
     for peer in peers:
         params, val, trials, tuning_s = tune_peer(peer, data_split, K, args.max_trials,
                                                   args.peer_budget, say=say)  # fmt: skip
