@@ -76,6 +76,14 @@ def test_leaderboard_blend_gets_tuned_members_and_runs_last(tiny_synthetic):
     assert {"tuning_seconds", "trials"} <= set(board.table.columns)
 
 
+def test_leaderboard_blend_reuses_its_members_final_fits(tiny_synthetic):
+    """The members were fitted on train by the leaderboard with the same parameters: the
+    blend's final fit uses those models, it does not fit them again."""
+    board = run_leaderboard(tiny_synthetic, "blend,ease,als,lightfm", max_trials=1, progress=False)
+    members = board.models["blend"].members_
+    assert members and all(member is board.models[name] for name, member in members.items())
+
+
 def test_cli_json_keeps_stdout_clean_and_reports_progress_on_stderr(tmp_path):
     out = tmp_path / "synthetic"
     subprocess.run([sys.executable, "-m", "nbrec", "data", "generate", "--users", "150",
@@ -117,7 +125,7 @@ def test_leaderboard_skips_a_model_too_dear_for_its_share_and_says_why(tiny_synt
 def test_leaderboard_skips_a_blend_whose_members_took_longer_than_the_budget_left(
     tiny_synthetic, monkeypatch
 ):
-    """The blend (last) costs its members' measured fits twice: skipped when that exceeds
+    """The blend (last) costs its members' measured fits once more: skipped when that exceeds
     what is left of the budget. (EASE's estimate here is ~2 ms, the blend's members take
     more than 0.05 s: only the blend crosses the lowered floor.)"""
     monkeypatch.setattr(leaderboard, "NEGLIGIBLE_SECONDS", 0.05)
@@ -125,5 +133,5 @@ def test_leaderboard_skips_a_blend_whose_members_took_longer_than_the_budget_lef
     board = run_leaderboard(tiny_synthetic, "blend,ease,als,lightfm", max_trials=1,
                             progress=lines.append, time_budget=1e-3)  # fmt: skip
     assert "blend" not in set(board.table["model"]) and len(board.table) == 3
-    assert "each member fitted twice" in board.protocol["skipped"]["blend"]
+    assert "each member fitted once more" in board.protocol["skipped"]["blend"]
     assert lines[-1].startswith("leaderboard 4/4: blend skipped: its cost")

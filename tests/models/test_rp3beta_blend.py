@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 
@@ -79,3 +80,23 @@ def test_weights_on_a_given_validation_split_score_like_the_leaderboard(board):
     curve = {tuple(w): s for w, s in blend.validation_curve_}
     assert curve[(1.0, 0.0)] == pytest.approx(direct["ndcg@10"], abs=1e-6)
     assert score == max(curve.values()) and abs(sum(weights.values()) - 1) < 1e-9
+
+
+def test_blend_reuses_members_fitted_on_the_same_data_only(board):
+    """Given models fitted on the same data with the member's parameters, the blend uses
+    them as they are (no second fit) and recommends as a blend fitted from scratch; a model
+    with other parameters or other data is fitted again."""
+    weights = {"ease": 0.5, "rp3beta": 0.5}
+    params = {"ease": {"l2": 10.0}}
+    ease, rp3 = make_model("ease", l2=10.0).fit(board), make_model("rp3beta").fit(board)
+    reused = make_model("blend", members="ease,rp3beta", member_params=params, weights=weights)
+    reused.fit(board, fitted={"ease": ease, "rp3beta": rp3})
+    assert reused.members_["ease"] is ease and reused.members_["rp3beta"] is rp3
+    fresh = make_model("blend", members="ease,rp3beta", member_params=params, weights=weights)
+    users = board["user_id"].unique()[:5]
+    pd.testing.assert_frame_equal(reused.recommend(users), fresh.fit(board).recommend(users))
+    other_l2 = make_model("ease", l2=20.0).fit(board)
+    other_data = make_model("rp3beta").fit(board.iloc[5:])
+    again = make_model("blend", members="ease,rp3beta", member_params=params, weights=weights)
+    again.fit(board, fitted={"ease": other_l2, "rp3beta": other_data})
+    assert again.members_["ease"] is not other_l2 and again.members_["rp3beta"] is not other_data

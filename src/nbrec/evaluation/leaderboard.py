@@ -74,8 +74,8 @@ def run_leaderboard(
     tuning trial and the final fit, ``nbrec.models.cost``) exceed its share, or whose fit
     would not fit in the memory left (``nbrec.models.memory``), is skipped: the reason is
     printed and recorded in ``protocol["skipped"]``. Dear models run last, so they get what
-    the cheap ones left; the blend, last, is skipped when its members' measured fits, twice,
-    exceed what is left. ``progress``: True prints a line per model and per trial to stderr,
+    the cheap ones left; the blend, last, is skipped when its members' measured fits exceed
+    what is left (it fits them once more to learn its weights; its final fit reuses them). ``progress``: True prints a line per model and per trial to stderr,
     a callable receives the lines, False is silent. A blend runs after the other models and
     receives its members' tuned hyperparameters.
     """
@@ -132,7 +132,11 @@ def run_leaderboard(
             else fit_and_score(name, params, tuning, k, PRIMARY_METRIC, items, users)
         )
         tuning_seconds = time.perf_counter() - model_start  # trials + the validation figure
-        model = make_model(name, **params).fit(data_split.train, items, users)
+        model = make_model(name, **params)
+        if name == "blend":  # its members, fitted on train above, are not fitted again
+            model.fit(data_split.train, items, users, fitted=fitted)
+        else:
+            model.fit(data_split.train, items, users)
         start = time.perf_counter()
         recs = model.recommend(test_users, k)
         score_seconds = time.perf_counter() - start
@@ -183,13 +187,14 @@ def estimate(name: str, tuning: DataShape, train: DataShape) -> float:
 
 
 def blend_seconds(rows: list[dict]) -> float:
-    """The blend fits each member twice (weights on validation, then the final fit): its cost
-    predicted from its members' final fits measured in this run (0 if one is missing)."""
+    """The blend fits each member once more (on the sub-training split, to learn its weights;
+    its final fit reuses the members fitted in this run): its cost predicted from those
+    members' final fits measured in this run (0 if one is missing)."""
     measured = {row["model"]: row["fit_seconds"] for row in rows}
     members = make_model("blend").member_names()
     if not all(measured.get(m) is not None for m in members):
         return 0.0
-    return 2.0 * sum(measured[m] for m in members)
+    return sum(measured[m] for m in members)
 
 
 def skip_reason(
@@ -203,7 +208,9 @@ def skip_reason(
         return None
     share = max(left, 0.0) / models_left
     if seconds > max(share, NEGLIGIBLE_SECONDS):
-        what = "each member fitted twice" if name == "blend" else "a tuning trial, the final fit"
+        what = (
+            "each member fitted once more" if name == "blend" else "a tuning trial, the final fit"
+        )
         return (
             f"its cost ({what}) is estimated at {seconds:.0f} s on "
             f"{train.n_items:,} items and {train.n_users:,} users, more than its share of the "

@@ -110,12 +110,16 @@ class Blend(Recommender):
     def _member(self, name: str) -> Recommender:
         return get_model_class(name)(**(self.member_params or {}).get(name, {}))
 
-    def fit(self, interactions: pd.DataFrame, items=None, users=None):
+    def fit(self, interactions: pd.DataFrame, items=None, users=None, fitted=None):
+        """``fitted``: models already fitted on the same data (e.g. by the leaderboard); a
+        member with the same class and hyperparameters whose training matrix equals this
+        one is used as it is instead of being fitted again."""
         self._side = (items, users)  # members that use side features get them too
+        self._fitted = fitted or {}
         try:
             return super().fit(interactions, items, users)
         finally:
-            del self._side
+            del self._side, self._fitted
 
     def _fit(self, data: TrainingData) -> None:
         names = self.member_names()
@@ -127,10 +131,18 @@ class Blend(Recommender):
         self.weights_ = {n: w for n, w in weights.items() if w > 0}
         self.members_ = {}
         for name in self.weights_:
-            member = self._member(name).fit(frame, *self._side)
+            member = self._reusable(name, data) or self._member(name).fit(frame, *self._side)
             if not member.item_ids_.equals(data.item_ids):
                 raise RuntimeError(f"member {name} was fitted on another catalogue")
             self.members_[name] = member
+
+    def _reusable(self, name: str, data: TrainingData) -> Recommender | None:
+        given, wanted = self._fitted.get(name), self._member(name)
+        if given is None or type(given) is not type(wanted) or not given.is_fitted:
+            return None
+        same = given.get_params() == wanted.get_params() and given.user_ids_.equals(data.user_ids)
+        same = same and given.item_ids_.equals(data.item_ids)
+        return given if same and (given.seen_ != data.matrix).nnz == 0 else None
 
     def learn_weights(self, frame: pd.DataFrame, names: list[str]) -> dict[str, float]:
         """Best simplex weights by NDCG@k on a validation split carved from ``frame``."""
