@@ -78,6 +78,8 @@ def superset(tmp_path_factory):
         log.close()
 
 
+# Installing Superset (~700 MB) and its first start: ~4 min; nightly (`make test-all`) only.
+@pytest.mark.slow
 def test_product_dashboard_draws_every_chart_with_data(browser, superset):  # noqa: F811
     url, expected = superset
     watched = Watched(browser)
