@@ -9,13 +9,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from tests.serving.server import NBREC, running_service
+from tests.serving.server import NBREC, rr_lines, running_service
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("NBREC_CHROMIUM", "/usr/bin/chromium")
@@ -136,7 +137,7 @@ def test_docs_lists_every_operation_and_try_it_out_works(service, watched):
 
 
 def test_dashboard_draws_charts_from_traffic(service, watched):
-    url, _ = service
+    url, work = service
     with httpx.Client(base_url=url, timeout=10) as client:
         for n in range(60):
             user = f"u{n:04d}"
@@ -147,10 +148,20 @@ def test_dashboard_draws_charts_from_traffic(service, watched):
                                                       "event": "click",
                                                       "request_id": answer["request_id"]})  # fmt: skip
                 assert sent.status_code == 200, sent.text
+    # The service writes its RR log in the background (every 50 ms): wait for the 20 clicks.
+    deadline = time.monotonic() + 30
+    while sum(x["kind"] == "feedback" for x in rr_lines(work / "var" / "logs")) < 20:
+        assert time.monotonic() < deadline, "the RR log misses feedback after 30 s"
+        time.sleep(0.1)
     page = watched.page
     assert page.goto(f"{url}/dashboard?refresh=1").status == 200
-    # The figures are computed in the background: a "preparing" page reloads itself until then.
-    page.wait_for_selector(".tile b", timeout=180_000)
+    # The figures are computed in the background; until they are ready the answer is the page
+    # before the traffic (it reloads itself in a minute) or "preparing": look again each second.
+    deadline = time.monotonic() + 180
+    while page.locator(".tile b").count() == 0:
+        assert time.monotonic() < deadline, "no figures after 180 s"
+        page.wait_for_timeout(1_000)
+        assert page.goto(f"{url}/dashboard").status == 200
     # requests: these 60, and the one /docs tried when that test ran first
     assert int(page.locator(".tile b").first.inner_text().replace(",", "")) in (60, 61)
     charts = page.locator(".chart svg")
