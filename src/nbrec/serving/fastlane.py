@@ -20,6 +20,9 @@ doing itself what BentoML's layers would have done for them:
   task, a future and a timer each; an overdue request is cancelled and answered 504 with
   BentoML's message (nbrec's handler counts and logs it, as before).
 
+And the answer leaves in one system call (head and body together, ``nbrec.serving.onewrite``)
+instead of uvicorn's two.
+
 It is installed only if every layer it would skip is one of those known above; anything else
 (CORS, a concurrency limit, another metrics middleware) keeps the normal way for everything.
 Every other request (other paths, other methods) takes BentoML's whole stack, unchanged.
@@ -37,6 +40,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from nbrec.serving.bentoml_metrics import BentoMLMetrics
 from nbrec.serving.http import KNOWN_PATHS
+from nbrec.serving.onewrite import joined_writes
 
 logger = logging.getLogger("nbrec.serving")
 
@@ -123,6 +127,7 @@ class FastLane:
         if task is not None:
             deadlines.enter(task)
         status = 0
+        joined = joined_writes(send)  # head and body in one system call (nbrec.serving.onewrite)
         try:
             status = await handler(scope, receive, send)
         except asyncio.CancelledError:
@@ -135,6 +140,8 @@ class FastLane:
                 (b"content-length", b"%d" % len(self.timeout_body))]})  # fmt: skip
             await send({"type": "http.response.body", "body": self.timeout_body})
         finally:
+            if joined is not None:
+                joined.close_out()
             if task is not None:
                 deadlines.leave(task)
             if metrics is not None:
