@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 import redis
 
 from nbrec.pipeline.publish import build_tables, publish
+from nbrec.rrlog.schema import iso_utc
 from nbrec.rrlog.writer import RRLogger
 from nbrec.serving.schemas import FeedbackRequest, RecommendRequest, SimilarItemsRequest
 from nbrec.serving.service import NotFound, NotReady, RecommendationService, Route
@@ -209,6 +211,18 @@ def test_rr_log_lines_follow_the_schema(service, item_knn, tmp_path):
     assert common | {"item_id", "event", "value"} <= feedback.keys()
     assert (feedback["request_id"], feedback["event"], feedback["value"]) == (
         answer["request_id"], "rating", 4.5)  # fmt: skip
+
+
+def test_rr_log_timestamps_read_as_datetime_writes_them():
+    # The writer formats each second once; the text must equal datetime's, rounding included.
+    def reference(stamp: float) -> str:
+        text = datetime.fromtimestamp(stamp, UTC).isoformat(timespec="milliseconds")
+        return text.replace("+00:00", "Z")
+
+    rng = np.random.default_rng(7)
+    stamps = [*rng.uniform(-1e9, 4e9, 20_000), *(1e9 + n / 1e6 for n in range(-3_000, 3_000)),
+              1e9 + 0.9999995, 1e9 + 0.9995, 0.0, -0.0004, -1.5, 1764547200.1234565]  # fmt: skip
+    assert [iso_utc(float(s)) for s in stamps] == [reference(float(s)) for s in stamps]
 
 
 def test_rr_log_never_blocks_and_counts_drops(tmp_path):

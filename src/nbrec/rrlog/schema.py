@@ -13,6 +13,7 @@ readers (experiment analysis, product report) read the columns named here.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,11 +43,28 @@ FEEDBACK_COLUMNS = ["ts", "request_id", "user_id", "model_version", "experiment"
                     "item_id", "event", "value"]  # fmt: skip
 
 
+_SECOND: tuple[int, str] = (0, "1970-01-01T00:00:00")  # the last second formatted
+
+
 def iso_utc(stamp: float) -> str:
-    """Unix time as ISO 8601 UTC with milliseconds: 2026-11-29T08:30:00.123Z."""
-    return (
-        datetime.fromtimestamp(stamp, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    )
+    """Unix time as ISO 8601 UTC with milliseconds: 2026-11-29T08:30:00.123Z.
+
+    The same text as ``datetime.fromtimestamp(stamp, UTC).isoformat(timespec="milliseconds")``
+    (microseconds rounded half to even, then cut to milliseconds), with the date and time of
+    the second formatted once per second: the log writer stamps every line.
+    """
+    global _SECOND
+    frac, whole = math.modf(stamp)
+    second, micros = int(whole), round(frac * 1e6)
+    if micros < 0:  # before 1970
+        second, micros = second - 1, micros + 1_000_000
+    if micros >= 1_000_000:
+        second, micros = second + 1, micros - 1_000_000
+    cached = _SECOND  # one read: another thread may replace it meanwhile
+    if cached[0] != second:
+        text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        cached = _SECOND = (second, text)
+    return f"{cached[1]}.{micros // 1000:03d}Z"
 
 
 def request_line(

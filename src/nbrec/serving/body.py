@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import time
 from typing import Any
 
@@ -129,10 +130,11 @@ def parse(model: type[BaseModel], body: bytes) -> Any:
 # value can add to it only with an escaped quote before a colon), so it equals the number of
 # distinct keys the model kept only if no key was written twice: then no second parse.
 DICT_FIELDS = ("filters", "user_features")
+_QUOTE_SPACE = re.compile(rb'"[ \n\t\r]').search
 
 
 def _maybe_repeated_key(body: bytes, model: BaseModel) -> bool:
-    if b'" ' in body or b'"\n' in body or b'"\t' in body or b'"\r' in body:
+    if _QUOTE_SPACE(body) is not None:  # one pass (``bytes in bytes`` costs ~1 us each)
         return True
     fields = model.model_fields_set
     keys = len(fields)
