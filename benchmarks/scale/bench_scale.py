@@ -35,6 +35,7 @@ SIZES = {  # users, items, events
     "large": (1_000_000, 100_000, 20_000_000),
 }
 GOALS = {"small": None, "medium": (300, 8), "large": (1800, 16)}  # seconds, GiB
+STAGES_LINE = re.compile(r"^train stages \(s\): (.*)$", re.M)
 TASK_DONE = re.compile(r"^(\d\d:\d\d:\d\d\.\d+) \| INFO\s+\| Task run '([a-z_]+)-[^']*' - Finished")
 
 
@@ -67,6 +68,15 @@ def stage_seconds(log_text: str) -> dict[str, float]:
     if stamps:
         stages = {stamps[0][1]: float("nan"), **stages}  # the first task's start is not logged
     return stages
+
+
+def stage_seconds_printed(log_text: str) -> dict[str, float]:
+    """Seconds per task from the line ``nbrec train`` prints at the end (``flow_progress``)."""
+    found = STAGES_LINE.findall(log_text)
+    if not found:
+        return {}
+    pairs = (part.rsplit(" ", 1) for part in found[-1].split(", "))
+    return {name: float(seconds) for name, seconds in pairs}
 
 
 def stage_seconds_db(prefect_home: Path) -> dict[str, float]:
@@ -197,7 +207,10 @@ def run_size(size: str, cap_gib: float, out_dir: Path, keep: bool = False) -> di
     result["train"] = timed(nbrec + ["train", "--dataset", str(data), "--notebooks", "",
                                      "--model", "auto"], env, cap, train_log)  # fmt: skip
     text = train_log.read_text()
-    result["train"]["stages"] = stage_seconds_db(work / "prefect") or stage_seconds(text)
+    # Prefect's server without its services records no task runs: the printed line then.
+    result["train"]["stages"] = (
+        stage_seconds_db(work / "prefect") or stage_seconds_printed(text) or stage_seconds(text)
+    )
     result["train"]["tail"] = text.splitlines()[-12:]
     if result["train"]["returncode"] == 0:
         child = [sys.executable, __file__, "--after-training", str(work)]

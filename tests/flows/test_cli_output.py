@@ -127,6 +127,7 @@ def test_train_prints_no_noise(clean_env, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert not noise(done.stderr), "\n".join(noise(done.stderr))
     assert "tasks, last go_live" in done.stderr, done.stderr  # the progress line
+    assert re.search(r"train stages \(s\): take_snapshot [0-9.]+, validate_inputs", done.stderr)
     live = re.search(r"live: (\S+) \(item_knn\)", done.stderr)
     assert live, done.stderr
     status = json.loads(

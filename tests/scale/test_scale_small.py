@@ -105,3 +105,10 @@ def test_bench_reads_stage_times_from_the_flow_log():
         bench.exponent({"events": 10, "x": 1.0}, {"events": 100, "x": 10.0}, lambda r: r["x"])
         == 1.0
     )
+
+
+def test_bench_reads_the_stage_line_nbrec_train_prints():
+    log = "other\ntrain stages (s): take_snapshot 1.6, validate_inputs 14.2, score_shard 60.0\n"
+    assert load_bench().stage_seconds_printed(log) == {
+        "take_snapshot": 1.6, "validate_inputs": 14.2, "score_shard": 60.0,
+    }  # fmt: skip

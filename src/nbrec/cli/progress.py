@@ -67,19 +67,25 @@ def steps(title: str, names: list[str]) -> Iterator[Callable[[str], None]]:
 
 
 class _TaskRunWatcher(logging.Handler):
-    """Counts Prefect task runs that finish and shows the flow's latest message."""
+    """Counts Prefect task runs that finish and shows the flow's latest message; keeps when
+    each task run finished (``stage_seconds``)."""
 
     def __init__(self, progress: Progress, task: TaskID):
         super().__init__(level=logging.INFO)
         self.progress, self.task, self.finished, self.last = progress, task, 0, "none"
+        self.started: float | None = None
+        self.ends: list[tuple[float, str]] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
         name = getattr(record, "task_run_name", None)
+        if self.started is None and getattr(record, "flow_run_name", None):
+            self.started = record.created
         if message.startswith("Finished in state"):
             if name:  # a task run: "take_snapshot-653" -> "take_snapshot"
                 self.finished += 1
                 self.last = name.rsplit("-", 1)[0]
+                self.ends.append((record.created, self.last))
             state = message.removeprefix("Finished in state ").rstrip("()")
             self.progress.update(
                 self.task, completed=self.finished,
@@ -87,6 +93,18 @@ class _TaskRunWatcher(logging.Handler):
             )  # fmt: skip
         elif getattr(record, "flow_run_name", None) and not name and len(message) < 200:
             self.progress.update(self.task, description=message)
+
+    def stage_seconds(self) -> dict[str, float]:
+        """Seconds per task name: from the previous task run's end (the flow's start for the
+        first) to this one's; the flow runs its tasks one after another, so parallel shards of
+        one task add up to the time they took together."""
+        stages: dict[str, float] = {}
+        previous = self.started
+        for end, name in self.ends:
+            if previous is not None:
+                stages[name] = stages.get(name, 0.0) + max(0.0, end - previous)
+            previous = end
+        return stages
 
 
 @contextlib.contextmanager
@@ -113,3 +131,7 @@ def flow_progress(title: str) -> Iterator[None]:
             for handler, level in zip(consoles, levels, strict=True):
                 handler.setLevel(level)
             progress.update(task, total=watcher.finished, completed=watcher.finished)
+        stages = watcher.stage_seconds()
+        if stages:  # one line a benchmark or a user can read back (benchmarks/scale)
+            took = ", ".join(f"{name} {seconds:.1f}" for name, seconds in stages.items())
+            console.print(f"{title} stages (s): {took}", soft_wrap=True, highlight=False)
