@@ -202,7 +202,7 @@ def train(params: TrainingParams) -> dict:
     depth = max(params.top_n, params.k)
     parts = score_shard.map(unmapped(fitted), shards, unmapped(depth)).result()
     ranked = scoring.ranked_table(final, parts)
-    validate_recommendations(ranked.top_k_frame(params.k), final, data, params, "candidate")
+    validate_recommendations(ranked, final, data, params, "candidate")
 
     metrics = {"metric": params.metric, "candidate": chosen.score, "popularity": rivals.popularity,
                "live": rivals.live, "tried": chosen.tried, "skipped": chosen.skipped}  # fmt: skip

@@ -20,7 +20,6 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 from tqdm.auto import tqdm
 
 from nbrec.constants import DEFAULT_K, DEFAULT_SEED, DEFAULT_VALIDATION_RATIO, USER_COL
@@ -217,8 +216,3 @@ def fit_final(
     if reason:
         raise MemoryBudgetError(f"{candidate.model} on all the data {reason}")
     return make_model(candidate.model, **candidate.params).fit(data, dataset.items, dataset.users)
-
-
-def seen_pairs(dataset: Dataset) -> pd.DataFrame:
-    """(user_id, item_id) pairs of the training data, for the recommendations suite."""
-    return dataset.interactions[[USER_COL, "item_id"]].drop_duplicates()

@@ -6,21 +6,23 @@ result in the pipeline status file and raises ``ValidationFailed`` when a suite 
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
+from nbrec.constants import ITEM_COL, SCORE_COL, USER_COL
 from nbrec.data.schema import Dataset
 from nbrec.models import Recommender
 from nbrec.pipeline import status
-from nbrec.pipeline.candidates import seen_pairs
 from nbrec.pipeline.snapshot import DataSnapshot
+from nbrec.store.ranked import RankedTable
 from nbrec.validation import (
     ValidationFailed,
     interactions_frame,
     interactions_parameters,
-    recommendation_frame,
     recommendation_parameters,
     validate,
 )
+from nbrec.validation.coded import coded_frame, codes_of
 
 
 def check_snapshot(snap: DataSnapshot, run_name: str) -> dict[str, str]:
@@ -38,13 +40,29 @@ def check_snapshot(snap: DataSnapshot, run_name: str) -> dict[str, str]:
 
 
 def check_recommendations(
-    recs: pd.DataFrame, model: Recommender, dataset: Dataset, k: int, run_name: str, label: str
-) -> str:
-    """The ``recommendations`` suite on ``recs`` (recorded as ``recommendations_<label>``)."""
-    frame = recommendation_frame(recs, model.item_ids_, seen_pairs(dataset), k)
+    recs: pd.DataFrame | RankedTable, model: Recommender, dataset: Dataset, k: int,
+    run_name: str, label: str,
+) -> str:  # fmt: skip
+    """The ``recommendations`` suite on ``recs`` (recorded as ``recommendations_<label>``):
+    a frame of ids (read back from the store) or the ranked table scoring computed (its
+    first k columns). Checked on every row in the model's codes (``nbrec.validation.coded``):
+    the seen pairs are the model's training matrix, built from ``dataset``'s interactions."""
+    frame = coded_frame(*_codes(recs, model, k), model.seen_, k)
     params = recommendation_parameters(len(model.user_ids_), len(model.item_ids_), k)
     report = validate(frame, "recommendations", params, f"{run_name}-{label}")
     status.record_validation({f"recommendations_{label}": report.status()})
     if not report.success:
         raise ValidationFailed(report)
     return str(report.report_path)
+
+
+def _codes(recs, model: Recommender, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(user codes, item codes, scores) of every recommendation in ``recs``."""
+    if isinstance(recs, RankedTable):
+        width = min(k, recs.codes.shape[1])
+        scores = recs.scores[:, :width]
+        rows, cols = np.nonzero(np.isfinite(scores))  # a non-finite score ends a list
+        users = model.user_ids_.get_indexer(pd.Index(recs.user_ids))
+        return users[rows].astype(np.float64), recs.codes[rows, cols], scores[rows, cols]
+    return (codes_of(recs[USER_COL], model.user_ids_), codes_of(recs[ITEM_COL], model.item_ids_),
+            recs[SCORE_COL].to_numpy(dtype=np.float64))  # fmt: skip
