@@ -54,3 +54,16 @@ def test_memory_estimate_covers_the_factors():
     model = make_model("als", factors=8).fit(checkerboard())
     held = model.user_factors_.nbytes + model.item_factors_.nbytes
     assert factor_bytes(40, 20, 240, 8) >= held
+
+
+def test_a_spent_time_budget_ends_the_fit_with_whole_iterations():
+    data = checkerboard()
+    unbounded = make_model("als", factors=2, iterations=9, max_fit_seconds=None).fit(data)
+    assert unbounded.iterations_run_ == 9
+    bounded = make_model("als", factors=2, iterations=9, max_fit_seconds=1e-9).fit(data)
+    assert bounded.iterations_run_ == 2  # MIN_ITERATIONS, then the budget stops it
+    assert np.isfinite(bounded.user_factors_).all() and np.isfinite(bounded.item_factors_).all()
+    assert not np.allclose(bounded.item_factors_, unbounded.item_factors_)
+    # the default budget never binds on small data: the same factors as without one
+    default = make_model("als", factors=2, iterations=9).fit(data)
+    np.testing.assert_allclose(default.item_factors_, unbounded.item_factors_)

@@ -60,6 +60,9 @@ def interactions_frame(raw: pd.DataFrame) -> pd.DataFrame:
             frame[TIMESTAMP_COL] = pd.to_datetime(column, utc=True, errors="coerce", format="mixed")
     if WEIGHT_COL in frame and frame[WEIGHT_COL].dtype == object:
         frame[WEIGHT_COL] = pd.to_numeric(frame[WEIGHT_COL], errors="coerce")
+    if WEIGHT_COL in frame and frame[WEIGHT_COL].dtype == np.float32:
+        # GX compares float64 columns in one vectorised step, float32 value by value in Python
+        frame[WEIGHT_COL] = frame[WEIGHT_COL].astype(np.float64)
     return frame
 
 
