@@ -18,6 +18,14 @@ from nbrec.notebooks import NOTEBOOK_DIR, check_parameters, notebook_parameters,
 ALL_NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 NUMBERED = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 STANDARD_PARAMETERS = {"DATASET", "DATA_DIR", "RESULTS_PATH"}
+# Smaller budgets on the tiny data: every cell still runs (simulation, tuning, early stopping)
+# on fewer events, users, trials and epochs (docs/testing.md has the before and after).
+SMALLER = {
+    "04_bandits.ipynb": {"N_EVENTS": 15_000},
+    "05_lightfm.ipynb": {"MAX_TRIALS": 2, "MAX_EPOCHS": 20},
+    "06_leaderboard.ipynb": {"MAX_TRIALS": 2},
+    "07_experiment_analysis.ipynb": {"USERS": 1000, "AA_RUNS": 100},
+}
 
 
 def code_cells(path):
@@ -86,6 +94,7 @@ def test_notebook_runs_and_records_results(path, tiny_dataset_dir, tmp_path):
         "DATASET": str(tiny_dataset_dir),
         "DATA_DIR": str(tmp_path),
         "RESULTS_PATH": str(results),
+        **SMALLER.get(path.name, {}),
     }
     executed = run_notebook(path, params, tmp_path / "out")
     assert executed.is_file() and executed.with_suffix(".html").is_file()
