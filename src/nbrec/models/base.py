@@ -25,7 +25,7 @@ from nbrec.constants import DEFAULT_K, ITEM_COL, RANK_COL, SCORE_COL, USER_COL
 from nbrec.embeddings import Embeddings
 
 # TrainingData and top_k live beside this module; importable from here as before.
-from nbrec.models.ranking import _frame, exclude, top_k  # noqa: F401
+from nbrec.models.ranking import _frame, exclude, top_k, top_k_sparse  # noqa: F401
 from nbrec.models.similarity import SimilarItems
 from nbrec.models.training_data import TrainingData
 
@@ -151,8 +151,15 @@ class Recommender(SimilarItems, ABC):
         batch = max(1, SCORE_BUFFER // max(len(self.item_ids_), 1))
         items_out = np.empty((len(rows), k), dtype=np.int64)
         scores_out = np.empty((len(rows), k), dtype=np.float32)
+        sparse = getattr(self, "_score_sparse", None)  # item-to-item models: no dense rows
         for lo in range(0, len(rows), batch):
             chunk = rows[lo : lo + batch]
+            if sparse is not None:
+                seen = self.seen_[chunk] if exclude_seen else None
+                found = top_k_sparse(sparse(chunk), seen, k)
+                if found is not None:
+                    items_out[lo : lo + batch], scores_out[lo : lo + batch] = found
+                    continue
             scores = np.array(self._score(chunk), dtype=np.float32, copy=True)
             if exclude_seen:
                 exclude(scores, self.seen_[chunk])

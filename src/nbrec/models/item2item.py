@@ -68,6 +68,10 @@ class ItemToItem(Recommender):
         scores = self.history_[rows] @ self.weights_
         return scores.toarray() if sp.issparse(scores) else np.asarray(scores)
 
+    def _score_sparse(self, rows: np.ndarray) -> sp.csr_matrix:
+        """The same scores as a sparse matrix: ``top_k_rows`` ranks them without a dense row."""
+        return sp.csr_matrix(self.history_[rows] @ self.weights_)
+
     def _item_similarity(self, codes: np.ndarray) -> np.ndarray:
         """Rows of the item x item weights (``similar_items`` answers from ``W``)."""
         return positive(self.weights_[codes])

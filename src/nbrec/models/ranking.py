@@ -58,6 +58,69 @@ def _largest(scores: np.ndarray, k: int) -> np.ndarray:
     return np.argpartition(-scores, k - 1, axis=1)[:, :k]
 
 
+def top_k_sparse(
+    scores: sp.csr_matrix, seen: sp.csr_matrix | None, k: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """``top_k`` of non-negative sparse score rows without densifying them (item-to-item
+    models score a user on a few thousand of 100k items): the positive unseen entries, best
+    first, then zero-score unseen items by code to fill k. The scores
+    equal the dense path's; which of several equal scores is kept may differ. None when the
+    batch needs the dense path: a negative or non-finite score, or a row with fewer than k
+    unseen items (the dense path then lists seen ones at -inf)."""
+    scores = sp.csr_matrix(scores)
+    if not scores.has_canonical_format:
+        scores.sum_duplicates()
+    n_rows, n = scores.shape
+    k = min(k, n)
+    data = scores.data
+    if len(data) and not (np.isfinite(data).all() and data.min() >= 0):
+        return None
+    counts = np.diff(scores.indptr)
+    rows = np.repeat(np.arange(n_rows, dtype=np.int64), counts)
+    cols = scores.indices.astype(np.int64)
+    vals = data.astype(np.float32)
+    drop = vals <= 0
+    if seen is not None and seen.nnz:
+        drop |= _in_sorted(rows * n + cols, _keys(seen))
+    vals[drop] = -np.inf
+    # The row's entries side by side in a narrow dense block (width: the longest row), ranked
+    # by the dense top_k; -inf pads and marks what is excluded.
+    width = max(int(counts.max(initial=0)), 1)
+    at = np.arange(len(rows)) - np.repeat(scores.indptr[:-1], counts)
+    block = np.full((n_rows, width), -np.inf, dtype=np.float32)
+    block[rows, at] = vals
+    where = np.zeros((n_rows, width), dtype=np.int64)
+    where[rows, at] = cols
+    best, out = top_k(block, min(k, width))
+    items = np.full((n_rows, k), -1, dtype=np.int64)
+    found = np.isfinite(out)
+    items[:, : best.shape[1]][found] = np.take_along_axis(where, best, axis=1)[found]
+    out = np.pad(np.where(found, out, 0), ((0, 0), (0, k - out.shape[1])))
+    for r in np.flatnonzero(items[:, -1] < 0):  # fewer than k positive unseen scores
+        have = items[r][items[r] >= 0]
+        out[r, len(have) :] = 0.0
+        seen_r = () if seen is None else seen.indices[seen.indptr[r] : seen.indptr[r + 1]]
+        taken = np.concatenate([np.asarray(seen_r, dtype=np.int64), have])
+        fill = np.arange(min(n, k + len(taken)))
+        fill = fill[~np.isin(fill, taken)][: k - len(have)]
+        if len(fill) < k - len(have):
+            return None
+        items[r, len(have) :] = fill
+    return items, out
+
+
+def _keys(matrix: sp.csr_matrix) -> np.ndarray:
+    """row * n_cols + col of every entry, ascending (rows in order, columns sorted)."""
+    matrix = matrix if matrix.has_sorted_indices else matrix.sorted_indices()
+    rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(matrix.indptr))
+    return rows * matrix.shape[1] + matrix.indices
+
+
+def _in_sorted(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+    at = np.minimum(np.searchsorted(sorted_keys, values), len(sorted_keys) - 1)
+    return sorted_keys[at] == values
+
+
 def _frame(
     users: np.ndarray, item_ids: pd.Index, items: np.ndarray, scores: np.ndarray
 ) -> pd.DataFrame:
