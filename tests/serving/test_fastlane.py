@@ -5,6 +5,7 @@ only for the layers it knows."""
 from __future__ import annotations
 
 import re
+import time
 
 import httpx
 import pytest
@@ -75,3 +76,26 @@ def test_the_lane_stands_in_only_for_layers_it_knows():
     other = _App(ServerErrorMiddleware(_Unknown(TimeoutMiddleware(_inner, timeout=7))))
     assert install(other, {}, _inner) is None
     assert not isinstance(other.middleware_stack, FastLane)
+
+
+def test_the_last_request_time_is_written_at_the_flush_and_never_goes_back():
+    from bentoml._internal.server.http.instruments import RunnerTrafficMetricsMiddleware
+
+    from nbrec.serving.bentoml_metrics import BentoMLMetrics
+
+    middleware = RunnerTrafficMetricsMiddleware(_inner, namespace="bentoml_service")
+    metrics = BentoMLMetrics(middleware)
+    gauge = middleware.metrics_last_request_timestamp.labels(**metrics._names())
+    before = time.time()
+    metrics.start("/recommend")
+    metrics.done("/recommend", 200, 0.001)
+    metrics.start("/healthz")  # a path BentoML does not stamp
+    metrics.done("/healthz", 200, 0.001)
+    assert gauge._value.get() < before  # not yet: at the flush
+    metrics.flush()
+    stamped = gauge._value.get()
+    assert before <= stamped <= time.time()
+    gauge.set(stamped + 60)  # a later request through BentoML's own stack
+    metrics.start("/recommend")
+    metrics.flush()
+    assert gauge._value.get() == stamped + 60

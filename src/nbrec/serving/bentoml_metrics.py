@@ -4,6 +4,7 @@ middlewares: the same metric objects, labels and values, written in sums."""
 from __future__ import annotations
 
 import importlib
+import time
 from bisect import bisect_left
 from typing import Any
 
@@ -15,7 +16,8 @@ class BentoMLMetrics:
     Its values live in the multiprocess files (a lock and an mmap write per value: five per
     request). The lane adds requests up in plain Python numbers and ``flush()`` writes the sums,
     one write per series and bucket, every ``TICK`` seconds and before a scrape of ``/metrics``
-    reaches BentoML (so a scrape sees every request this worker answered).
+    reaches BentoML (so a scrape sees every request this worker answered); the last request's
+    time (``..._last_request_timestamp_seconds``) likewise.
     """
 
     def __init__(self, middleware) -> None:
@@ -30,6 +32,8 @@ class BentoMLMetrics:
         self._series: dict[tuple[str, int], tuple[Any, Any]] = {}
         self._progress: dict[str, Any] = {}
         self._bounds: list[float] | None = None
+        self._last_request: float | None = None  # time.time() of the last request stamped
+        self._stamp: tuple[Any, float | None] = (None, None)  # (gauge child, value written)
 
     def _names(self) -> dict[str, str]:
         c = self.context
@@ -40,8 +44,8 @@ class BentoMLMetrics:
         stamped = self._stamped.get(path)
         if stamped is None:
             stamped = self._stamped[path] = not path.startswith(tuple(self.mw.skip_paths))
-        if stamped:
-            self.mw.metrics_last_request_timestamp.labels(**self._names()).set_to_current_time()
+        if stamped:  # the gauge is set at the next flush (a labels() call and a file write)
+            self._last_request = time.time()
         self._in_flight[path] = self._in_flight.get(path, 0) + 1
 
     def done(self, path: str, status: int, seconds: float) -> None:
@@ -88,3 +92,11 @@ class BentoMLMetrics:
                 labels = {"endpoint": path, **self._names()}
                 gauge = self._progress[path] = self.mw.metrics_request_in_progress.labels(**labels)
             gauge.set(n)
+        gauge, written = self._stamp
+        last = self._last_request
+        if last != written:
+            if gauge is None:
+                gauge = self.mw.metrics_last_request_timestamp.labels(**self._names())
+            if last > gauge._value.get():  # BentoML's own stack may have stamped a later one
+                gauge.set(last)
+            self._stamp = (gauge, last)
