@@ -24,6 +24,7 @@ from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 
 from nbrec.redaction import redact_url
+from nbrec.store.redis_exchange import Exchange
 
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 SINGLE_SCHEMES = ("redis", "rediss", "unix")
@@ -65,6 +66,7 @@ class RedisClients:
         self._bulk: Client | None = None
         self._fast: Client | None = None
         self._lock = threading.Lock()
+        self._exchange = Exchange()
 
     def _build(self, timeout: float, retries: bool) -> Client:
         options: dict[str, Any] = {
@@ -106,7 +108,8 @@ class RedisClients:
 
         What ``pipeline(transaction=False)`` sends, without its per-call bookkeeping (a
         pipeline object, command stack, retry and callback machinery): about a third of the
-        request path's CPU on Redis (benchmarks/serving/RESULTS.md). The replies are raw
+        request path's CPU on Redis (benchmarks/serving/RESULTS.md); and exchanged on a
+        connection of this thread's own, with hiredis directly (``Exchange``). The replies are raw
         (bytes, lists of bytes): only for commands redis-py does not post-process. On a
         cluster, an error (a redirection after a slot move or a failover, a node down) or a
         node not known yet sends the commands again through redis-py's cluster pipeline,
@@ -127,9 +130,11 @@ class RedisClients:
                 return self._pipelined(client, commands)
         return self._send(client.connection_pool, commands)
 
-    @staticmethod
-    def _send(pool, commands: tuple[tuple, ...]) -> list:
-        conn = pool.get_connection()
+    def _send(self, pool, commands: tuple[tuple, ...]) -> list:
+        replies = self._exchange.send(pool, commands)  # nbrec.store.redis_exchange
+        if replies is not None:
+            return replies
+        conn = pool.get_connection()  # redis-py's way (no hiredis)
         try:
             conn.send_packed_command(conn.pack_commands(commands))
             return [conn.read_response() for _ in commands]
@@ -154,6 +159,7 @@ class RedisClients:
         return bool(client.ping())
 
     def close(self) -> None:
+        self._exchange.close()
         with self._lock:
             for client in {id(c): c for c in (self._bulk, self._fast) if c is not None}.values():
                 client.close()
