@@ -103,6 +103,19 @@ def test_early_stopping_records_a_validation_curve(hybrid):
     assert curve[hybrid.best_epochs_ - 1] == max(curve)
 
 
+def test_early_stopping_scores_a_seeded_sample_of_holdout_users(monkeypatch):
+    """Past EARLY_STOP_USERS the per-epoch holdout NDCG is over a seeded sample (at scale
+    scoring the holdout was most of a fit): the fit still stops at its best epoch and learns
+    (LightFM's threads are not deterministic, so no two curves are compared)."""
+    from nbrec.models import lightfm_model
+
+    monkeypatch.setattr(lightfm_model, "EARLY_STOP_USERS", 12)
+    data = checkerboard(n_users=60, n_items=30)
+    model = make_model("lightfm", loss="warp", **FAST).fit(data)
+    curve = model.validation_curve_
+    assert curve[model.best_epochs_ - 1] == max(curve) > 0.2
+
+
 def test_holdout_and_ndcg_hand_case():
     import scipy.sparse as sp
 

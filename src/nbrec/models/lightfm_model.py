@@ -85,7 +85,10 @@ def ndcg_at_k(scores: np.ndarray, seen: sp.csr_matrix, relevant: sp.csr_matrix, 
     return float(((hits * discounts).sum(axis=1) / ideal).mean())
 
 
-EARLY_STOP_USERS = 10_000  # holdout users scored per epoch (a seeded sample beyond that)
+# Holdout users scored per epoch (a seeded sample beyond that). Scoring them was 70% of a
+# fit on the 10k-user selection sample of 20k items (10k users: 422 of 594 s, profiled); at
+# 3,000 the curve's standard error is ~0.005 NDCG, and MovieLens-100k (943 users) is unchanged.
+EARLY_STOP_USERS = 3_000
 
 
 @register
