@@ -113,6 +113,24 @@ def test_final_fit_time_is_extrapolated_from_the_selection_sample():
     assert candidates.settle_final(chosen, data, fit_budget_s=None).model == "lightfm"
 
 
+def test_a_model_with_its_own_time_budget_is_predicted_within_it():
+    """ALS stops once max_fit_seconds is spent: at the large size a linear extrapolation
+    (10 s on the sample x 158 = 1,574 s) passed it over although its fit is bounded."""
+    data = Dataset("board", checkerboard())  # 240 interactions
+    chosen = candidates.Candidate(
+        "als", {"max_fit_seconds": 20.0}, 0.9, {"als": 0.9, "popularity": 0.5},
+        recipes={"als": {"max_fit_seconds": 20.0}, "popularity": {}},
+        fit_seconds={"als": 10.0, "popularity": 0.1}, selection_nnz=24,
+    )  # fmt: skip
+    assert candidates.own_time_bound("als", {"max_fit_seconds": 20.0}) == 40.0
+    assert candidates.own_time_bound("popularity", {}) is None
+    assert candidates.settle_final(chosen, data, fit_budget_s=50.0).model == "als"  # 100 -> 40
+    unbounded = {"max_fit_seconds": None}
+    chosen.params, chosen.recipes["als"] = unbounded, unbounded
+    settled = candidates.settle_final(chosen, data, fit_budget_s=50.0)
+    assert settled.model == "popularity" and "100 s" in settled.skipped["als"]
+
+
 def test_a_blend_is_predicted_from_its_members_fits():
     assert (
         candidates.predicted_seconds(

@@ -170,6 +170,14 @@ def choose_candidate(
     return Candidate(best, recipes[best], tried[best], tried, skipped, recipes, seconds, shape.nnz)
 
 
+def own_time_bound(name: str, params: dict) -> float | None:
+    """The most a model with its own time budget (``max_fit_seconds``: ALS stops after the
+    iteration under way once it is spent) takes to fit: twice the budget, the worst case of
+    an iteration that started just before it ran out. None for models without one."""
+    budget = getattr(get_model_class(name)(**params), "max_fit_seconds", None)
+    return 2.0 * float(budget) if budget else None
+
+
 def settle_final(
     candidate: Candidate, dataset: Dataset, budget: MemoryBudget | None = None,
     fit_budget_s: float | None = None,
@@ -187,6 +195,10 @@ def settle_final(
         if reason is None and fit_budget_s and candidate.fit_seconds.get(name):
             scale = shape.nnz / max(candidate.selection_nnz, 1)
             predicted = candidate.fit_seconds[name] * scale
+            bound = own_time_bound(name, params)
+            if bound is not None and predicted > bound:
+                log.info(f"{name}: fit bounded by its own time budget, {bound:.0f} s at most")
+                predicted = bound
             if predicted > fit_budget_s:
                 reason = (f"its fit would take about {predicted:.0f} s on all the data "
                           f"({candidate.fit_seconds[name]:.1f} s on {candidate.selection_nnz:,} "
