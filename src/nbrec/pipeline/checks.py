@@ -17,18 +17,18 @@ from nbrec.pipeline.snapshot import DataSnapshot
 from nbrec.store.ranked import RankedTable
 from nbrec.validation import (
     ValidationFailed,
-    interactions_frame,
     interactions_parameters,
     recommendation_parameters,
     validate,
 )
 from nbrec.validation.coded import coded_frame, codes_of
+from nbrec.validation.sampled import validate_interactions
 
 
 def check_snapshot(snap: DataSnapshot, run_name: str) -> dict[str, str]:
     """Every table of the snapshot against its suite; any failure stops the run."""
-    found = {"interactions": validate(interactions_frame(snap.interactions), "interactions",
-                                      interactions_parameters(), run_name)}  # fmt: skip
+    found = {"interactions": validate_interactions(snap.interactions, interactions_parameters(),
+                                                   run_name)}  # fmt: skip
     for table in ("items", "users"):
         if table in snap.tables:
             found[table] = validate(snap.tables[table], table, run_name=run_name)

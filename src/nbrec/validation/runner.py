@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,8 +64,11 @@ def validate(
     run_name: str | None = None,
     out_dir: str | Path | None = None,
     data_docs: bool = True,
+    only: Callable[[dict], bool] | None = None,
 ) -> ValidationReport:
-    """Validate ``frame`` against ``expectations/<suite>.json``; never raises on failed data."""
+    """Validate ``frame`` against ``expectations/<suite>.json``; never raises on failed data.
+
+    ``only`` keeps the suite's expectations (their JSON specs) it returns True for."""
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -76,6 +80,8 @@ def validate(
     out_dir = Path(out_dir or get_settings().var_dir / "validation").resolve()
     run_name = _safe(run_name or datetime.now(UTC).strftime("%Y%m%dT%H%M%S"))
     spec = load_suite(suite)
+    if only is not None:
+        spec = {**spec, "expectations": [e for e in spec["expectations"] if only(e)]}
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)

@@ -41,14 +41,16 @@ def interactions_parameters(now: pd.Timestamp | None = None, earliest: str = EAR
     return {"earliest": pd.Timestamp(earliest), "now": now + CLOCK_SKEW}
 
 
-def interactions_frame(raw: pd.DataFrame) -> pd.DataFrame:
+def interactions_frame(raw: pd.DataFrame, object_ids: bool = True) -> pd.DataFrame:
     """The raw interactions, with the timestamp parsed leniently so the range checks can run.
 
     Nothing is dropped or filled: an unparseable timestamp becomes null and fails
     ``timestamp not null``; null ids stay null for ``user_id not null`` to report.
+    ``object_ids=False`` leaves string id columns in their dtype (no type check runs on them:
+    ``nbrec.validation.sampled``).
     """
     frame = raw.copy()
-    for column in (USER_COL, ITEM_COL):
+    for column in (USER_COL, ITEM_COL) if object_ids else ():
         # pandas' "str" dtype has no name GX's type check understands; object holds the same values.
         if column in frame and pd.api.types.is_string_dtype(frame[column]):
             frame[column] = frame[column].astype(object)
