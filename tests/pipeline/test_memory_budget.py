@@ -142,3 +142,10 @@ def test_a_blend_is_predicted_from_its_members_fits():
         candidates.predicted_seconds("blend", {"members": "als,popularity"}, {"als": 3.0}) is None
     )
     assert candidates.predicted_seconds("als", {}, {"als": 3.0}) is None
+
+
+def test_the_final_fit_shows_progress_where_the_model_has_a_bar(capsys):
+    data = Dataset("board", checkerboard())
+    als = candidates.fit_final(candidates.Candidate("als", {"factors": 2}, 0.9), data)
+    assert als.progress is True and "100%" in capsys.readouterr().err  # implicit's tqdm bar
+    assert candidates.fit_final(candidates.Candidate("popularity", {}, 0.5), data).is_fitted

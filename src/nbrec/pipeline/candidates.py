@@ -15,6 +15,7 @@ best that can, or the run stops with ``MemoryBudgetError``, never an OOM kill.
 from __future__ import annotations
 
 import gc
+import inspect
 import logging
 import time
 from dataclasses import dataclass, field
@@ -227,4 +228,7 @@ def fit_final(
     )
     if reason:
         raise MemoryBudgetError(f"{candidate.model} on all the data {reason}")
-    return make_model(candidate.model, **candidate.params).fit(data, dataset.items, dataset.users)
+    params = dict(candidate.params)
+    if "progress" in inspect.signature(get_model_class(candidate.model)).parameters:
+        params.setdefault("progress", True)  # ALS, LightFM: a bar per iteration on stderr
+    return make_model(candidate.model, **params).fit(data, dataset.items, dataset.users)
