@@ -19,6 +19,7 @@ requests then skip them all, BentoML's HTTP metrics and timeout done by the lane
 from __future__ import annotations
 
 import gc
+import logging
 
 import bentoml
 
@@ -65,6 +66,12 @@ class NbrecService:
         # thresholds (700, 10, 10) a full collection ran every ~0.5 s and took up to 100 ms.
         # Rarer collections: ~15% less CPU per request and p99 from ~100 ms to under 10 ms.
         gc.set_threshold(*GC_THRESHOLDS)
+        # uvicorn's own access log (BentoML's is configured above) sits below the level BentoML
+        # gives it, yet uvicorn builds every line's arguments while the logger has a handler up
+        # its chain; without one it skips them, as under `uvicorn --no-access-log`.
+        access = logging.getLogger("uvicorn.access")
+        if not access.isEnabledFor(logging.INFO) and not access.handlers:
+            access.propagate = False
 
     def __is_ready__(self) -> bool:
         return self.core.health()["ready"]
