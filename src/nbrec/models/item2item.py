@@ -18,6 +18,7 @@ from nbrec.models.similarity import positive
 from nbrec.models.space import FloatRange, IntRange
 
 SIM_BYTES_PER_ENTRY = 40  # item-kNN: co-occurrence values, indices, row ids, scaled copies
+BLOCK_ENTRIES = 1 << 26  # item-kNN: co-occurrence entries per block of rows (~2.5 GiB at most)
 
 
 def binary(matrix: sp.csr_matrix) -> sp.csr_matrix:
@@ -27,20 +28,35 @@ def binary(matrix: sp.csr_matrix) -> sp.csr_matrix:
     return out
 
 
-def knn_weights(x: sp.csr_matrix, neighbours: int, shrink: float, alpha: float) -> sp.csr_matrix:
+def knn_weights(
+    x: sp.csr_matrix, neighbours: int, shrink: float, alpha: float, block_entries: int | None = None
+) -> sp.csr_matrix:  # fmt: skip
     """Asymmetric cosine similarity of item columns, top ``neighbours`` kept per item (sparse).
 
     sim(i, j) = c_ij / (n_i^alpha * n_j^(1 - alpha) + shrink), c the co-occurrence counts;
-    alpha = 0.5 is plain cosine with shrinkage.
+    alpha = 0.5 is plain cosine with shrinkage. Built in blocks of item rows whose
+    co-occurrence bound stays under ``block_entries`` (default ``BLOCK_ENTRIES``): the full
+    X'X of 1M users x 100k items would take tens of GiB, one block at a time a few.
     """
-    co = (x.T @ x).tocsr().astype(np.float32)
-    co.setdiag(0)
-    co.eliminate_zeros()
+    limit = BLOCK_ENTRIES if block_entries is None else block_entries
     counts = np.asarray(x.sum(axis=0)).ravel().astype(np.float32)
-    rows = np.repeat(np.arange(co.shape[0]), np.diff(co.indptr))
-    denom = counts[rows] ** alpha * counts[co.indices] ** (1 - alpha) + shrink
-    co.data = co.data / np.maximum(denom, 1e-9)
-    return _keep_top(co, neighbours)
+    xt = x.T.tocsr()
+    # Row i of X'X has at most sum over i's users of their item counts entries.
+    user_counts = np.asarray(x.sum(axis=1)).ravel()
+    bound = np.cumsum(xt @ user_counts)
+    parts, lo, n = [], 0, x.shape[1]
+    while lo < n:
+        hi = max(lo + 1, int(np.searchsorted(bound, (bound[lo - 1] if lo else 0) + limit, "right")))
+        hi = min(hi, n)
+        co = (xt[lo:hi] @ x).tocsr().astype(np.float32)
+        co.setdiag(0, k=lo)  # no item is its own neighbour
+        co.eliminate_zeros()
+        rows = np.repeat(np.arange(lo, hi), np.diff(co.indptr))
+        denom = counts[rows] ** alpha * counts[co.indices] ** (1 - alpha) + shrink
+        co.data = co.data / np.maximum(denom, 1e-9)
+        parts.append(_keep_top(co, neighbours))
+        lo = hi
+    return sp.vstack(parts, format="csr") if parts else sp.csr_matrix((n, n), dtype=np.float32)
 
 
 def _keep_top(sim: sp.csr_matrix, n: int) -> sp.csr_matrix:
@@ -112,6 +128,7 @@ class ItemKNN(ItemToItem):
 
     @classmethod
     def memory_bytes(cls, shape, params: dict) -> int:
-        """The co-occurrence matrix X'X and its scaled copies, then the kept neighbours."""
+        """A block of X'X rows and its scaled copies, the transposed matrix, the neighbours."""
         neighbours = int(params.get("neighbours", cls().neighbours))
-        return SIM_BYTES_PER_ENTRY * shape.cooccurrence + 16 * shape.n_items * neighbours
+        block = min(shape.cooccurrence, BLOCK_ENTRIES)
+        return SIM_BYTES_PER_ENTRY * block + 12 * shape.nnz + 16 * shape.n_items * neighbours
