@@ -166,23 +166,33 @@ def after_training(work: Path) -> dict:
     return out
 
 
-def als_fit(size: str) -> dict:
-    """In this process: generate the size's data and fit ALS (default recipe) on all of it."""
+def als_fit(size: str, data_dir: Path | None = None) -> dict:
+    """In this process: generate the size's data (or read ``data_dir``, a folder ``nbrec data
+    generate`` wrote for this size) and fit ALS (default recipe) on all of it."""
     import resource
 
-    from nbrec.data.schema import deduplicate
+    import pandas as pd
+
+    from nbrec.data.schema import coerce_interactions, deduplicate
     from nbrec.data.synthetic import generate
     from nbrec.models import make_model
 
     users, items, events = SIZES[size]
+    load_before = os.getloadavg()
     start = time.perf_counter()
-    data = generate(users=users, items=items, interactions=events, seed=7)
+    if data_dir:
+        raw = pd.read_parquet(data_dir / "interactions.parquet")
+        interactions = coerce_interactions(raw, str(data_dir))
+    else:
+        interactions = generate(users=users, items=items, interactions=events, seed=7).interactions
     generated = time.perf_counter() - start
-    frame = deduplicate(data.interactions)
+    frame = deduplicate(interactions)
     start = time.perf_counter()
     model = make_model("als", progress=True).fit(frame)
     return {"size": size, "generate_s": generated, "als_fit_s": time.perf_counter() - start,
             "als_model_fit_s": model.fit_seconds_, "interactions": len(frame),
+            "iterations": getattr(model, "iterations_run_", None), "load_before": load_before,
+            "data": str(data_dir) if data_dir else "generated",
             "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
             "load": os.getloadavg(), "date": datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC")}  # fmt: skip
 
@@ -278,11 +288,14 @@ def record(results_dir: Path) -> None:
         als = found.get(f"als-{size}")
         if als:
             lines += ["", f"ALS alone at the {size} size ({als['interactions']:,} interactions, "
-                      f"in process, `--size {size} --als-fit` under the cap): fit "
-                      f"{als['als_fit_s']:.0f} s (goal at large: < 300 s), peak RSS "
-                      f"{als['peak_rss_gib']:.1f} GiB including the data; generation "
-                      f"{als['generate_s']:.0f} s; load {'/'.join(f'{x:.1f}' for x in als['load'])}, "
-                      f"{als['date']}."]  # fmt: skip
+                      f"in process, `--size {size} --als-fit`): fit "
+                      f"{als['als_fit_s']:.0f} s (goal at large: < 300 s)"
+                      + (f" in {als['iterations']} iterations" if als.get("iterations") else "")
+                      + f", peak RSS {als['peak_rss_gib']:.1f} GiB including the data; data "
+                      f"({als.get('data', 'generated')}) {als['generate_s']:.0f} s; load "
+                      + (f"{'/'.join(f'{x:.1f}' for x in als['load_before'])} -> "
+                         if als.get("load_before") else "")
+                      + f"{'/'.join(f'{x:.1f}' for x in als['load'])}, {als['date']}."]  # fmt: skip
     done = {s: r for s, r in found.items() if s in SIZES and r["train"]["returncode"] == 0}
     if "medium" in found and "large" in found:
         e = exponent(found["medium"], found["large"], lambda r: r["train"]["seconds"])
@@ -345,12 +358,13 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument("--after-training", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--als-fit", action="store_true", help="only: generate SIZE, fit ALS")
+    parser.add_argument("--data", type=Path, help="--als-fit: read this data folder instead")
     args = parser.parse_args()
     if args.after_training:
         print("AFTER " + json.dumps(after_training(args.after_training)), flush=True)
         return
     if args.als_fit:
-        result = als_fit(args.size)
+        result = als_fit(args.size, args.data)
         args.results.mkdir(parents=True, exist_ok=True)
         (args.results / f"als-{args.size}.json").write_text(json.dumps(result, indent=2))
         print(json.dumps(result, indent=2))
