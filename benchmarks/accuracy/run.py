@@ -72,7 +72,8 @@ def bench_dataset(name: str, args) -> tuple[pd.DataFrame, dict]:
             "fit_total": float(board.table["fit_seconds"].sum())}  # fmt: skip
     rows = []
     test_users = data_split.test[USER_COL].unique()
-    peers = {"all": list(PEERS), "none": []}.get(args.peers) or args.peers.split(",")
+    named = {"all": list(PEERS), "none": []}
+    peers = named[args.peers] if args.peers in named else args.peers.split(",")
     for peer in peers:
         params, val, trials, tuning_s = tune_peer(peer, data_split, K, args.max_trials,
                                                   args.peer_budget, say=say)  # fmt: skip
