@@ -84,6 +84,15 @@ def test_leaderboard_blend_reuses_its_members_final_fits(tiny_synthetic):
     assert members and all(member is board.models[name] for name, member in members.items())
 
 
+def test_leaderboard_blend_takes_the_best_linear_autoencoder_by_validation(tiny_synthetic):
+    board = run_leaderboard(tiny_synthetic, "blend,ease,edlae,als", max_trials=2, progress=False)
+    table = board.table.set_index("model")
+    best = table.loc[["ease", "edlae"], "validation_ndcg@10"].idxmax()
+    params = json.loads(table.loc["blend", "params"])
+    assert params["members"] == f"{best},als,lightfm"
+    assert set(params["member_params"]) == {best, "als"}  # lightfm did not run: its defaults
+
+
 def test_cli_json_keeps_stdout_clean_and_reports_progress_on_stderr(tmp_path):
     out = tmp_path / "synthetic"
     subprocess.run([sys.executable, "-m", "nbrec", "data", "generate", "--users", "150",

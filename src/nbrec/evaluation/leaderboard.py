@@ -25,6 +25,8 @@ PRIMARY_METRIC = "ndcg"
 # stays within about five minutes on a 2-core machine.
 DEFAULT_TIME_BUDGET = 200.0
 NEGLIGIBLE_SECONDS = 1.0  # estimated fits below this never cause a skip, nor a reordering
+# The blend's linear member: whichever of these scored best on validation in the run
+LINEAR_AUTOENCODERS = ("ease", "edlae", "time_ease")
 
 
 @dataclass
@@ -77,7 +79,8 @@ def run_leaderboard(
     the cheap ones left; the blend, last, is skipped when its members' measured fits exceed
     what is left (it fits them once more to learn its weights; its final fit reuses them). ``progress``: True prints a line per model and per trial to stderr,
     a callable receives the lines, False is silent. A blend runs after the other models and
-    receives its members' tuned hyperparameters.
+    receives its members' tuned hyperparameters; its linear member is the best linear
+    autoencoder of the run by validation (``blend_members``).
     """
     data_split = data_split or prepare_split(dataset, method, seed)
     shapes = (DataShape.of(data_split.tuning().train), DataShape.of(data_split.train))
@@ -97,7 +100,7 @@ def run_leaderboard(
     for position, name in enumerate(names):
         model_start = time.perf_counter()
         left = None if time_budget is None else time_budget - (model_start - started)
-        seconds = blend_seconds(rows) if name == "blend" else cost[name]
+        seconds = blend_seconds(rows, target) if name == "blend" else cost[name]
         reason = skip_reason(name, seconds, shapes[1], left, len(names) - position)
         if reason:
             skipped[name] = reason
@@ -108,11 +111,11 @@ def run_leaderboard(
             say(f"leaderboard {position + 1}/{len(names)}: {name}")
         params, trials = {}, pd.DataFrame()
         if name == "blend":  # its weights are hyperparameters: learned on the validation split
-            blend = make_model("blend")
+            blend = make_model("blend", members=blend_members(rows, target))
             members = {m: chosen[m] for m in blend.member_names() if chosen.get(m)}
             blend.member_params = members
             weights, blend_val = blend.weights_on(tuning.train, tuning.test, items, users)
-            params = {"member_params": members, "weights": weights}
+            params = {"members": blend.members, "member_params": members, "weights": weights}
             trials = pd.DataFrame([{**weights, target: blend_val, "state": "complete"}])
             if say:
                 say(f"blend weights on validation: {weights} -> {target} {blend_val:.4f}")
@@ -186,12 +189,23 @@ def estimate(name: str, tuning: DataShape, train: DataShape) -> float:
     return 0.0 if one is None or final is None else one + final
 
 
-def blend_seconds(rows: list[dict]) -> float:
+def blend_members(rows: list[dict], target: str) -> str:
+    """The blend's default members, EASE's place taken by the linear autoencoder (``ease``,
+    ``edlae``, ``time_ease``) with the best validation figure among those run so far."""
+    names = make_model("blend").member_names()
+    ran = [row for row in rows if row["model"] in LINEAR_AUTOENCODERS]
+    if "ease" in names and ran:
+        best = max(ran, key=lambda row: row[f"validation_{target}"])["model"]
+        names = [best if name == "ease" else name for name in names]
+    return ",".join(names)
+
+
+def blend_seconds(rows: list[dict], target: str) -> float:
     """The blend fits each member once more (on the sub-training split, to learn its weights;
     its final fit reuses the members fitted in this run): its cost predicted from those
     members' final fits measured in this run (0 if one is missing)."""
     measured = {row["model"]: row["fit_seconds"] for row in rows}
-    members = make_model("blend").member_names()
+    members = blend_members(rows, target).split(",")
     if not all(measured.get(m) is not None for m in members):
         return 0.0
     return sum(measured[m] for m in members)
