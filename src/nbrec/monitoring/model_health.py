@@ -143,12 +143,12 @@ class ScoreShiftMonitor(Collector):
                 recent = self._recent[model_version] = deque(maxlen=self.window)
                 self._first[model_version] = []
             first = self._first[model_version]
-            for score in scores:
-                if score is None or score != score:  # None / NaN are counted elsewhere
-                    continue
-                recent.append(float(score))
-                if len(first) < self.window:
-                    first.append(float(score))
+            # None / NaN are counted elsewhere
+            values = [float(score) for score in scores if score is not None and score == score]
+            recent.extend(values)
+            room = self.window - len(first)
+            if room > 0:
+                first.extend(values[:room])
 
     def shift(self, model_version: str) -> dict[str, float] | None:
         """``{"psi", "ks", "reference": ...}`` for a version, or None with too few samples."""

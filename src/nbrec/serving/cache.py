@@ -50,6 +50,8 @@ class LocalCache:
         return self._seen.get(user_id, [])
 
     def put_seen(self, user_id: str, seen: list[str]) -> None:
+        if self.size <= 0:
+            return
         self._seen[user_id] = seen
         if len(self._seen) > self.size:
             with suppress(KeyError):
