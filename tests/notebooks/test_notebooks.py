@@ -24,7 +24,6 @@ SMALLER = {
     "04_bandits.ipynb": {"N_EVENTS": 15_000},
     "05_lightfm.ipynb": {"MAX_TRIALS": 2, "MAX_EPOCHS": 20},
     "06_leaderboard.ipynb": {"MAX_TRIALS": 2},
-    "07_experiment_analysis.ipynb": {"USERS": 1000, "AA_RUNS": 100},
 }
 
 
