@@ -14,7 +14,8 @@ import pytest
 import yaml
 from prefect.flows import load_flow_from_entrypoint
 
-from nbrec.pipeline.prefect_server import free_port, wait_healthy
+from nbrec.lifetime import wait_ready
+from nbrec.pipeline.prefect_server import free_port
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.flows
@@ -72,7 +73,7 @@ def test_a_deployment_runs_on_a_process_work_pool(tmp_path):
                     {**env, "PREFECT_API_URL": ""}, logs / "server.log")  # fmt: skip
     worker = None
     try:
-        wait_healthy(api, timeout=180, process=server)
+        wait_ready(f"{api}/health", "prefect server", 180, server, logs / "server.log")
         _prefect("work-pool", "create", POOL, "--type", "process", env=env)
         _prefect("--no-prompt", "deploy", "--name", "ingest", "--pool", POOL, env=env)
         worker = _start([*PREFECT, "worker", "start", "--pool", POOL, "--limit", "1"], env,
