@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -10,17 +9,12 @@ import time
 import pytest
 
 from nbrec.lifetime import wait_ready
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.serving.server import free_port
 
 
 def test_returns_once_the_server_answers_200(tmp_path):
     (tmp_path / "health").write_text("OK")
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind",
                                "127.0.0.1", "--directory", str(tmp_path)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
@@ -41,5 +35,5 @@ def test_a_server_that_died_fails_at_once_with_its_log(tmp_path):
     dead.wait(30)
     began = time.monotonic()
     with pytest.raises(RuntimeError, match=r"(?s)Superset at .* exited with code 3.*port in use"):
-        wait_ready(f"http://127.0.0.1:{_free_port()}/health", "Superset", 60, dead, log)
+        wait_ready(f"http://127.0.0.1:{free_port()}/health", "Superset", 60, dead, log)
     assert time.monotonic() - began < 5

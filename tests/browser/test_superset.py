@@ -7,7 +7,6 @@ drawn with data; nothing is fetched off the machine, the console stays clean.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -22,14 +21,9 @@ from nbrec.monitoring import product_metrics
 from nbrec.monitoring.fake_logs import write_fake_logs
 from nbrec.settings import get_settings
 from tests.browser.test_pages import ROOT, Watched, artifacts, browser  # noqa: F401 (fixture)
+from tests.serving.server import free_port
 
 CHARTS = 10  # deploy/superset/charts/
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +52,7 @@ def superset(tmp_path_factory):
         finally:
             get_settings.cache_clear()
     timings.update(steps)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = (work / "superset.log").open("w")
     process = subprocess.Popen(bi.serve_command(home, port), env=home.env(), stdout=log,
