@@ -7,7 +7,9 @@ from nbrec.models import make_model
 from nbrec.models.bandits import (
     UCB1,
     EpsilonGreedy,
+    FixedRanking,
     Policy,
+    RandomPolicy,
     ThompsonSampling,
     learn_counters,
 )
@@ -94,3 +96,55 @@ def test_bandit_recommender_prefers_liked_items(tiny_synthetic):
     # The arms it plays most are the ones users click most often (known from the data).
     clicks = (model.seen_[:, model.pool_] > 0).mean(axis=0).A1
     assert np.corrcoef(model.pulls_, clicks)[0, 1] > 0.5
+
+
+def select_loop(policy: Policy, clicks: np.ndarray, rounds: int, rng: np.random.Generator):
+    """The original ``learn_counters``: one full ``select`` per round (the reference)."""
+    pulls, rewards = np.zeros(clicks.shape[1]), np.zeros(clicks.shape[1])
+    for user in rng.integers(0, clicks.shape[0], size=rounds):
+        arm = int(policy.select(pulls, rewards, 1, rng)[0])
+        policy.update(pulls, rewards, arm, float(clicks[user, arm]))
+    return pulls, rewards
+
+
+# Counters the per-round ``select`` loop learnt before the fast ``play`` (main, 2026-12-01).
+RECORDED = {
+    "epsilon_greedy": ([3, 3, 8, 19, 81, 86], [0, 0, 2, 4, 29, 50]),
+    "ucb1": ([6, 6, 13, 9, 36, 130], [0, 0, 3, 1, 15, 71]),
+    "thompson": ([7, 5, 10, 10, 85, 83], [0, 0, 2, 3, 39, 43]),
+}
+
+
+@pytest.mark.parametrize(
+    "policy", [EpsilonGreedy(0.2), UCB1(0.5), ThompsonSampling()], ids=lambda p: p.name
+)
+def test_learn_counters_reproduces_recorded_counters(policy: Policy):
+    clicks = np.random.default_rng(5).random((20, 6)) < np.linspace(0.0, 0.5, 6)
+    pulls, rewards = learn_counters(policy, clicks, 200, np.random.default_rng(11))
+    assert (pulls.tolist(), rewards.tolist()) == RECORDED[policy.name]
+
+
+FAST_POLICIES = [
+    EpsilonGreedy(0.0),
+    EpsilonGreedy(0.3),
+    EpsilonGreedy(1.0),
+    UCB1(),
+    UCB1(0.25),
+    ThompsonSampling(),
+    ThompsonSampling(2.0, 0.5),
+    RandomPolicy(),
+    FixedRanking(np.array([1.0, 3.0, 3.0, 0.0, 2.0, 3.0, 1.0, 0.0])),
+]
+
+
+@pytest.mark.parametrize("policy", FAST_POLICIES, ids=lambda p: f"{p.name}-{vars(p)}")
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_learn_counters_equals_the_select_loop(policy: Policy, seed: int):
+    """Same seed, same counters as the reference loop (many ties: all-zero and all-one arms)."""
+    rng = np.random.default_rng(100 + seed)
+    clicks = rng.random((30, 8)) < np.array([0.0, 0.0, 0.1, 0.3, 0.3, 0.6, 1.0, 1.0])
+    fast = learn_counters(policy, clicks, 400, np.random.default_rng(seed))
+    slow = select_loop(policy, clicks, 400, np.random.default_rng(seed))
+    np.testing.assert_array_equal(fast[0], slow[0])
+    np.testing.assert_array_equal(fast[1], slow[1])
+    assert fast[0].sum() == 400

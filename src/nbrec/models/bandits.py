@@ -44,11 +44,27 @@ class Policy:
         jitter = rng.random(len(scores))  # random tie-break: equal arms share the traffic
         return np.lexsort((jitter, -scores))[:k]
 
+    def play(self, clicks: np.ndarray, users: np.ndarray, rng: np.random.Generator):
+        """Counters after one round per user: ``select(pulls, rewards, 1, rng)`` and its click."""
+        pulls, rewards = np.zeros(clicks.shape[1]), np.zeros(clicks.shape[1])
+        for user in users:  # select's draws in select's order, without the full sort
+            scores = np.asarray(self.scores(pulls, rewards, rng))
+            arm = best_arm(scores, rng.random(len(scores)))
+            self.update(pulls, rewards, arm, float(clicks[user, arm]))
+        return pulls, rewards
+
     @staticmethod
     def update(pulls: np.ndarray, rewards: np.ndarray, arm: int, reward: float) -> None:
         """Record one (arm, reward) event in place."""
         pulls[arm] += 1
         rewards[arm] += reward
+
+
+def best_arm(scores: np.ndarray, jitter: np.ndarray) -> int:
+    """First arm of ``lexsort((jitter, -scores))``: highest score, ties to the lowest jitter."""
+    arm = int(scores.argmax())
+    tied = (scores == scores[arm]).nonzero()[0]
+    return arm if len(tied) == 1 else int(tied[jitter[tied].argmin()])
 
 
 def empirical_means(pulls: np.ndarray, rewards: np.ndarray) -> np.ndarray:
@@ -84,6 +100,21 @@ class EpsilonGreedy(Policy):
             chosen[arm] = None
         return np.fromiter(chosen, dtype=np.int64, count=k)
 
+    def play(self, clicks, users, rng):
+        n = clicks.shape[1]  # plain floats: the same IEEE divisions, no numpy call per arm
+        pulls, rewards, scores = [0.0] * n, [0.0] * n, [UNPULLED_SCORE] * n
+        for user in users:
+            jitter = rng.random(n)  # select's draws: jitter, permutation, explore coin
+            top = max(scores)
+            tied = [i for i, s in enumerate(scores) if s == top]
+            greedy = min(tied, key=jitter.__getitem__)  # = argmin: the first lowest jitter
+            first = int(rng.permutation(n)[0])
+            arm = first if rng.random() < self.epsilon else greedy
+            pulls[arm] += 1
+            rewards[arm] += float(clicks[user, arm])
+            scores[arm] = rewards[arm] / pulls[arm]
+        return np.array(pulls), np.array(rewards)
+
 
 class UCB1(Policy):
     """Mean plus ``c * sqrt(2 ln t / n)`` (Auer et al. 2002); unpulled arms first."""
@@ -97,6 +128,17 @@ class UCB1(Policy):
         t = max(pulls.sum(), 1.0)
         bonus = self.c * np.sqrt(2 * np.log(t) / np.maximum(pulls, 1))
         return np.where(pulls > 0, empirical_means(pulls, rewards) + bonus, UNPULLED_SCORE)
+
+    def play(self, clicks, users, rng):
+        n = clicks.shape[1]  # the scores above, in place; all jitter drawn at once (same stream)
+        pulls, rewards, means = np.zeros(n), np.zeros(n), np.zeros(n)
+        for t, (user, jitter) in enumerate(zip(users, rng.random((len(users), n)), strict=True)):
+            scores = means + self.c * np.sqrt(2 * np.log(max(t, 1.0)) / np.maximum(pulls, 1))
+            scores[pulls == 0] = UNPULLED_SCORE
+            arm = best_arm(scores, jitter)
+            self.update(pulls, rewards, arm, float(clicks[user, arm]))
+            means[arm] = rewards[arm] / pulls[arm]
+        return pulls, rewards
 
 
 class ThompsonSampling(Policy):
@@ -144,14 +186,10 @@ def learn_counters(
     """Let ``policy`` play ``rounds`` rounds against ``clicks`` (users x arms, 0/1).
 
     Each round a random user arrives, the policy picks one arm and is rewarded with that
-    user's click. Returns the counters (pulls, rewards) it ends with.
+    user's click. Returns the counters (pulls, rewards): ``play`` gives those of a loop over
+    ``select(pulls, rewards, 1, rng)`` (same draws, same order), only faster.
     """
-    n_users, n_arms = clicks.shape
-    pulls, rewards = np.zeros(n_arms), np.zeros(n_arms)
-    for user in rng.integers(0, n_users, size=rounds):
-        arm = int(policy.select(pulls, rewards, 1, rng)[0])
-        policy.update(pulls, rewards, arm, float(clicks[user, arm]))
-    return pulls, rewards
+    return policy.play(clicks, rng.integers(0, clicks.shape[0], size=rounds), rng)
 
 
 class BanditRecommender(Recommender):
