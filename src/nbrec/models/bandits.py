@@ -106,8 +106,10 @@ class EpsilonGreedy(Policy):
         for user in users:
             jitter = rng.random(n)  # select's draws: jitter, permutation, explore coin
             top = max(scores)
-            tied = [i for i, s in enumerate(scores) if s == top]
-            greedy = min(tied, key=jitter.__getitem__)  # = argmin: the first lowest jitter
+            if scores.count(top) == 1:
+                greedy = scores.index(top)
+            else:  # = argmin: the first of the lowest jitter
+                greedy = min((i for i, s in enumerate(scores) if s == top), key=jitter.__getitem__)
             first = int(rng.permutation(n)[0])
             arm = first if rng.random() < self.epsilon else greedy
             pulls[arm] += 1
