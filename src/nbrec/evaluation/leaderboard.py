@@ -77,8 +77,9 @@ def run_leaderboard(
     would not fit in the memory left (``nbrec.models.memory``), is skipped: the reason is
     printed and recorded in ``protocol["skipped"]``. Dear models run last, so they get what
     the cheap ones left; the blend, last, is skipped when its members' measured fits exceed
-    what is left (it fits them once more to learn its weights; its final fit reuses them). ``progress``: True prints a line per model and per trial to stderr,
-    a callable receives the lines, False is silent. A blend runs after the other models and
+    what is left (it fits them once more to learn its weights; its final fit reuses them).
+    ``progress``: True prints a line per model and per trial to stderr, a callable receives
+    the lines, False is silent. A blend runs after the other models and
     receives its members' tuned hyperparameters; its linear member is the best linear
     autoencoder of the run by validation (``blend_members``).
     """
