@@ -16,6 +16,7 @@ import pandas as pd
 
 from nbrec.constants import ITEM_COL, RANK_COL, USER_COL
 from nbrec.evaluation.metrics import ranking_metrics
+from nbrec.sparse_keys import in_sorted
 
 
 class HeldOut:
@@ -60,5 +61,4 @@ class HeldOut:
             block[local, recs[RANK_COL].to_numpy() - 1] = items
             ours[~known] = block
         keys = part[:, None].astype(np.int64) * len(self.items) + ours
-        found = np.searchsorted(self.keys, keys).clip(max=len(self.keys) - 1)
-        return ((self.keys[found] == keys) & (ours >= 0)).astype(np.float64)
+        return (in_sorted(keys, self.keys) & (ours >= 0)).astype(np.float64)

@@ -7,6 +7,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from nbrec.constants import ITEM_COL, RANK_COL, SCORE_COL, USER_COL
+from nbrec.sparse_keys import in_sorted, sorted_keys
 
 
 def exclude(scores: np.ndarray, seen: sp.csr_matrix) -> None:
@@ -81,7 +82,7 @@ def top_k_sparse(
     vals = data.astype(np.float32)
     drop = vals <= 0
     if seen is not None and seen.nnz:
-        drop |= _in_sorted(rows * n + cols, _keys(seen))
+        drop |= in_sorted(rows * n + cols, sorted_keys(seen))
     vals[drop] = -np.inf
     # The row's entries side by side in a narrow dense block (width: the longest row), ranked
     # by the dense top_k; -inf pads and marks what is excluded.
@@ -107,18 +108,6 @@ def top_k_sparse(
             return None
         items[r, len(have) :] = fill
     return items, out
-
-
-def _keys(matrix: sp.csr_matrix) -> np.ndarray:
-    """row * n_cols + col of every entry, ascending (rows in order, columns sorted)."""
-    matrix = matrix if matrix.has_sorted_indices else matrix.sorted_indices()
-    rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(matrix.indptr))
-    return rows * matrix.shape[1] + matrix.indices
-
-
-def _in_sorted(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
-    at = np.minimum(np.searchsorted(sorted_keys, values), len(sorted_keys) - 1)
-    return sorted_keys[at] == values
 
 
 def _frame(

@@ -17,6 +17,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from nbrec.constants import ITEM_COL, SCORE_COL, USER_COL
+from nbrec.sparse_keys import in_sorted, sorted_keys
 
 
 def codes_of(ids: pd.Series, known: pd.Index) -> np.ndarray:
@@ -34,16 +35,11 @@ def codes_of(ids: pd.Series, known: pd.Index) -> np.ndarray:
 
 def seen_mask(rows: np.ndarray, cols: np.ndarray, seen: sp.csr_matrix) -> np.ndarray:
     """Whether ``seen`` has an entry at each (row, col); rows or cols < 0 are never seen."""
-    seen = seen if seen.has_sorted_indices else seen.sorted_indices()
     width = np.int64(seen.shape[1])
-    keys = np.repeat(np.arange(seen.shape[0], dtype=np.int64), np.diff(seen.indptr)) * width
-    keys += seen.indices  # sorted: rows ascending, columns sorted within each row
     valid = (rows >= 0) & (cols >= 0)
     query = rows.astype(np.int64) * width + cols.astype(np.int64)
     found = np.zeros(len(query), dtype=bool)
-    if len(keys):
-        at = np.minimum(np.searchsorted(keys, query[valid]), len(keys) - 1)
-        found[valid] = keys[at] == query[valid]
+    found[valid] = in_sorted(query[valid], sorted_keys(seen))
     return found
 
 
