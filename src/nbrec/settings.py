@@ -33,7 +33,11 @@ class Settings(BaseSettings):
     # The model is chosen on a seeded sample of at most this many users (0: every user);
     # only the champion is fitted on all of them.
     selection_users: int = 10_000
-    selection_minutes: float | None = 10.0  # trying candidates stops once this is spent
+    # Trying candidates stops once this is spent, and a candidate whose fit estimated from the
+    # data's shape (nbrec.models.cost) exceeds what is left is skipped: 1.5 keeps the EASE
+    # family (about 128 s each on a 10,000-user x 16k-item sample) out of a medium-size run,
+    # which then trains in about 2 minutes on 2 cores (benchmarks/scale/RESULTS.md).
+    selection_minutes: float | None = 1.5
     final_fit_minutes: float | None = 15.0  # the champion's predicted fit on all data must fit
     gate_margin: float = 0.01  # candidate must beat popularity's validation NDCG by this much
     gate_tolerance: float = 0.01  # ... and may trail the live model by at most this much

@@ -9,6 +9,7 @@ import pytest
 
 from nbrec.data.schema import Dataset
 from nbrec.models import available, get_model_class
+from nbrec.models.cost import fit_seconds
 from nbrec.models.memory import DataShape, MemoryBudget, MemoryBudgetError, fit_bytes
 from nbrec.pipeline import candidates
 from tests.conftest import checkerboard
@@ -132,16 +133,22 @@ def test_a_model_with_its_own_time_budget_is_predicted_within_it():
 
 
 def test_a_blend_is_predicted_from_its_members_fits():
+    shape = DataShape(40, 20, 240, 400)
+    measured = {"als": 3.0, "popularity": 1.0}
     assert (
-        candidates.predicted_seconds(
-            "blend", {"members": "als,popularity"}, {"als": 3.0, "popularity": 1.0}
-        )
-        == 8.0
+        candidates.estimated_seconds("blend", {"members": "als,popularity"}, shape, measured) == 8.0
     )
+    # members neither measured nor estimated count nothing (a lower bound)
     assert (
-        candidates.predicted_seconds("blend", {"members": "als,popularity"}, {"als": 3.0}) is None
+        candidates.estimated_seconds("blend", {"members": "als,popularity"}, shape, {"als": 3.0})
+        == 6.0
     )
-    assert candidates.predicted_seconds("als", {}, {"als": 3.0}) is None
+    assert candidates.estimated_seconds("blend", {"members": "als,popularity"}, shape) is None
+    ease = fit_seconds(get_model_class("ease"), shape)
+    assert candidates.estimated_seconds("blend", {"members": "ease,als"}, shape, {"als": 3.0}) == (
+        pytest.approx(2 * (ease + 3.0))
+    )
+    assert candidates.estimated_seconds("als", {}, shape, {"als": 3.0}) is None  # no estimate
 
 
 def test_the_final_fit_shows_progress_where_the_model_has_a_bar(capsys):

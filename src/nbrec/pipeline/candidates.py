@@ -30,6 +30,7 @@ from nbrec.errors import BadValueError
 from nbrec.evaluation.metrics import accuracy
 from nbrec.evaluation.tuning import tune
 from nbrec.models import Recommender, available, expand, get_model_class, make_model
+from nbrec.models.cost import fit_seconds
 from nbrec.models.memory import DataShape, MemoryBudget, MemoryBudgetError, fit_bytes, gib
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ NOT_CANDIDATES = {"random", "epsilon_greedy", "ucb1", "thompson"}
 # Order of trial under "auto": cheap kinds first, so a selection time budget drops the costly.
 CHEAP_FIRST = {name: i for i, name in enumerate(
     ["popularity", "recency", "als", "item_knn", "rp3beta", "ease", "edlae", "lightfm", "blend"])}  # fmt: skip
+TUNING_TRIALS = 12  # trials per model with --tune (a model's estimate counts this many fits)
 
 
 @dataclass
@@ -111,16 +113,39 @@ def too_large(name: str, params: dict, shape: DataShape, budget: MemoryBudget) -
             f"({shape.nnz:,} interactions) but {gib(left)} is left ({budget.describe()})")  # fmt: skip
 
 
-def predicted_seconds(name: str, params: dict, seconds: dict[str, float]) -> float | None:
-    """A blend fits each member twice (weights on a split of its data, then all of it): its
-    cost predicted from its members' measured fits; None when unknown."""
+def estimated_seconds(
+    name: str, params: dict, shape: DataShape, measured: dict[str, float] | None = None
+) -> float | None:
+    """Seconds one fit of ``name`` on data of ``shape`` is estimated to take, from the shape
+    alone (``nbrec.models.cost``: the same on any machine); None when the model has no
+    estimate. A blend fits each member twice (weights on a split of its data, then all of
+    it): twice its members' fits, each one's ``measured`` seconds when it was fitted already,
+    else its estimate (members with neither count nothing: a lower bound)."""
     cls = get_model_class(name)
     if not hasattr(cls, "member_names"):
+        return fit_seconds(cls, shape, params)
+    blend, measured = cls(**params), measured or {}
+    member_params = blend.member_params or {}
+    parts = [measured[m] if m in measured else fit_seconds(get_model_class(m), shape,
+             member_params.get(m)) for m in blend.member_names()]  # fmt: skip
+    known = [p for p in parts if p is not None]
+    return 2 * sum(known) if known else None
+
+
+def too_slow(
+    name: str, params: dict, shape: DataShape, measured: dict[str, float], left: float,
+    budget: float, trials: int = 1,
+) -> str | None:  # fmt: skip
+    """Why ``name``'s estimated fit (times ``trials`` when tuning) does not fit in the
+    ``left`` seconds of the selection ``budget`` (None if it does, or has no estimate)."""
+    one = estimated_seconds(name, params, shape, measured)
+    if one is None or one * trials <= left:
         return None
-    members = cls(**params).member_names()
-    if not all(m in seconds for m in members):
-        return None
-    return 2 * sum(seconds[m] for m in members)
+    what = "its members' fits, twice" if name == "blend" else "one fit"
+    times = f" x {trials} tuning trials" if trials > 1 else ""
+    return (f"estimated at {one:.0f} s ({what}){times} on {shape.n_users:,} users x "
+            f"{shape.n_items:,} items, more than the {max(left, 0):.0f} s left of the selection "
+            f"budget (NBREC_SELECTION_MINUTES={budget / 60:g}); raise it to include {name}")  # fmt: skip
 
 
 def choose_candidate(
@@ -130,9 +155,12 @@ def choose_candidate(
 ) -> Candidate:  # fmt: skip
     """Score each recipe on validation (optionally tuning it first) and keep the best.
 
-    A recipe that does not fit the memory ``budget`` is skipped with the reason; the others
-    are fitted one at a time, cheapest kinds first (``CHEAP_FIRST``); once ``time_budget_s``
-    is spent, the rest are skipped with that reason."""
+    Recipes are fitted one at a time, cheapest kinds first (``CHEAP_FIRST``). Before a fit,
+    a recipe is skipped with the reason when its estimated fit time (``estimated_seconds``,
+    from the data's shape; ``TUNING_TRIALS`` fits when tuning) exceeds what is left of
+    ``time_budget_s``, or its memory estimate what is left of ``budget``; once
+    ``time_budget_s`` is spent, the rest are skipped. The first recipe tried is never
+    skipped for time (a model named alone is always tried)."""
     budget = budget or MemoryBudget()
     tried, recipes, skipped, seconds = {}, {}, {}, {}
     shape = DataShape.of(data_split.train)
@@ -146,12 +174,12 @@ def choose_candidate(
         if time_budget_s is not None and spent > time_budget_s and tried:
             skipped[name] = f"selection time budget spent ({spent:.0f} s of {time_budget_s:.0f} s)"
             continue
-        predicted = predicted_seconds(name, chosen, seconds)
-        if time_budget_s is not None and predicted and spent + predicted > time_budget_s:
-            skipped[name] = (f"would take about {predicted:.0f} s (its members' fits, twice) with "
-                             f"{time_budget_s - spent:.0f} s of the selection budget left")  # fmt: skip
-            continue
-        reason = too_large(name, chosen, shape, budget)
+        reason = None
+        if time_budget_s is not None and tried:  # a model named alone is always tried
+            tuning = tune_params and not chosen and bool(get_model_class(name).search_space)
+            reason = too_slow(name, chosen, shape, seconds, time_budget_s - spent, time_budget_s,
+                              TUNING_TRIALS if tuning else 1)  # fmt: skip
+        reason = reason or too_large(name, chosen, shape, budget)
         if reason:
             skipped[name] = reason
             log.info(f"{name} skipped: {reason}")
@@ -159,7 +187,9 @@ def choose_candidate(
         if tune_params and not chosen:
             # tune() fits on sub_train / scores on validation; give it our split in that shape.
             nested = Split(data_split.train, data_split.test, data_split.train, data_split.test)
-            chosen, _ = tune(name, nested, k, METRIC, items=dataset.items, users=dataset.users)
+            left = None if time_budget_s is None else time_budget_s - spent
+            chosen, _ = tune(name, nested, k, METRIC, TUNING_TRIALS, dataset.items, dataset.users,
+                             time_budget=left)  # fmt: skip
         recipes[name] = chosen
         tried[name], seconds[name] = _fit_and_score(name, chosen, data_split, dataset, k)
     if not tried:
@@ -179,31 +209,49 @@ def own_time_bound(name: str, params: dict) -> float | None:
     return 2.0 * float(budget) if budget else None
 
 
+def final_too_slow(
+    name: str, params: dict, candidate: Candidate, shape: DataShape, fit_budget_s: float
+) -> str | None:
+    """Why ``name``'s fit on all the data (``shape``) would exceed ``fit_budget_s``: the larger
+    of its fit on the selection data scaled linearly by the interactions (at most twice a
+    model's own time budget) and its estimate from the shape (``estimated_seconds``: EASE's
+    cost grows with users squared, not linearly). None if it fits or nothing is known."""
+    measured, scaled = candidate.fit_seconds.get(name), None
+    scale = shape.nnz / max(candidate.selection_nnz, 1)
+    if measured:
+        scaled = measured * scale
+        bound = own_time_bound(name, params)
+        if bound is not None and scaled > bound:
+            log.info(f"{name}: fit bounded by its own time budget, {bound:.0f} s at most")
+            scaled = bound
+    estimated = estimated_seconds(name, params, shape)
+    if estimated is not None and estimated > fit_budget_s and estimated >= (scaled or 0):
+        return (f"its fit on all the data is estimated at {estimated:.0f} s from the data's "
+                f"shape ({shape.n_users:,} users x {shape.n_items:,} items), over the "
+                f"{fit_budget_s:.0f} s budget (NBREC_FINAL_FIT_MINUTES)")  # fmt: skip
+    if scaled is not None and scaled > fit_budget_s:
+        return (f"its fit would take about {scaled:.0f} s on all the data ({measured:.1f} s on "
+                f"{candidate.selection_nnz:,} interactions, x{scale:.1f}), over the "
+                f"{fit_budget_s:.0f} s budget")  # fmt: skip
+    return None
+
+
 def settle_final(
     candidate: Candidate, dataset: Dataset, budget: MemoryBudget | None = None,
     fit_budget_s: float | None = None,
 ) -> Candidate:  # fmt: skip
     """The candidate to fit on all the data: the champion if it fits the memory budget there
-    (and, given ``fit_budget_s``, its fit time on the selection data scaled linearly by the
-    number of interactions stays within it), else the next best recipe that does (``skipped``
-    says why the others were passed over). ``MemoryBudgetError`` when none fits."""
+    (and, given ``fit_budget_s``, its predicted fit time there stays within it:
+    ``final_too_slow``), else the next best recipe that does (``skipped`` says why the others
+    were passed over). ``MemoryBudgetError`` when none fits."""
     budget = budget or MemoryBudget()
     shape = DataShape.of(dataset.interactions)
     reasons = {}
     for name in sorted(candidate.tried, key=candidate.tried.get, reverse=True):
         params = candidate.recipes.get(name, candidate.params if name == candidate.model else {})
         reason = too_large(name, params, shape, budget)
-        if reason is None and fit_budget_s and candidate.fit_seconds.get(name):
-            scale = shape.nnz / max(candidate.selection_nnz, 1)
-            predicted = candidate.fit_seconds[name] * scale
-            bound = own_time_bound(name, params)
-            if bound is not None and predicted > bound:
-                log.info(f"{name}: fit bounded by its own time budget, {bound:.0f} s at most")
-                predicted = bound
-            if predicted > fit_budget_s:
-                reason = (f"its fit would take about {predicted:.0f} s on all the data "
-                          f"({candidate.fit_seconds[name]:.1f} s on {candidate.selection_nnz:,} "
-                          f"interactions, x{scale:.1f}), over the {fit_budget_s:.0f} s budget")  # fmt: skip
+        if reason is None and fit_budget_s:
+            reason = final_too_slow(name, params, candidate, shape, fit_budget_s)
         if reason is None:
             skipped = {**candidate.skipped, **{n: f"final fit: {r}" for n, r in reasons.items()}}
             return Candidate(name, params, candidate.tried[name], candidate.tried, skipped,
