@@ -200,7 +200,8 @@ def train(params: TrainingParams) -> dict:
     # publish writes the same arrays (no second top-N over every user).
     shards = scoring.shards(np.arange(len(final.user_ids_)), params.shard_size)
     depth = max(params.top_n, params.k)
-    parts = score_shard.map(unmapped(fitted), shards, unmapped(depth)).result()
+    futures = score_shard.map(unmapped(fitted), shards, unmapped(depth))
+    parts = list(scoring.in_order(futures, len(final.user_ids_), len(shards)))
     ranked = scoring.ranked_table(final, parts)
     validate_recommendations(ranked, final, data, params, "candidate")
 

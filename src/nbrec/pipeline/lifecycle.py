@@ -18,10 +18,12 @@ from nbrec.models import Recommender
 from nbrec.pipeline import model_store
 from nbrec.pipeline.publish import publish
 from nbrec.pipeline.snapshot import snapshot_items
+from nbrec.progress import bar, shown
 from nbrec.store import FeatureStore, open_store
 from nbrec.store.ranked import RankedTable
 
 log = logging.getLogger(__name__)
+READ_PART = 100_000  # users read back per part when a bar is shown
 
 
 def publish_version(
@@ -40,9 +42,16 @@ def published_recs(store: FeatureStore, version: str, user_ids, k: int) -> pd.Da
     """Read the top-k of each user back from the store, as a recommendations frame.
 
     Batched reads (a round trip per few thousand users) decoded into the frame in a few
-    vectorised steps (``FeatureStore.user_recs_top_k``), not one call or list per user.
+    vectorised steps (``FeatureStore.user_recs_top_k``), not one call or list per user; past
+    ``PROGRESS_MIN_ROWS`` users, in parts of ``READ_PART`` with a bar (on a terminal).
     """
-    return store.user_recs_top_k(version, [str(user) for user in user_ids], k)
+    users = [str(user) for user in user_ids]
+    if not shown(len(users)):
+        return store.user_recs_top_k(version, users, k)
+    parts = range(0, len(users), READ_PART)
+    return pd.concat([store.user_recs_top_k(version, users[lo : lo + READ_PART], k)
+                      for lo in bar(parts, size=len(users), desc="read back", unit="part")],
+                     ignore_index=True)  # fmt: skip
 
 
 def live_version(store: FeatureStore | None = None) -> str | None:

@@ -16,11 +16,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from nbrec.constants import DEFAULT_K, DEFAULT_SEED, ITEM_COL, TOP_N, VERSIONS_KEPT
 from nbrec.models.base import Recommender, top_k
-from nbrec.pipeline.scoring import ranked_table, score_rows
+from nbrec.pipeline.scoring import score_all
 from nbrec.store import FeatureStore, VersionTables, open_store
 from nbrec.store.ranked import RankedTable
 
@@ -31,13 +30,8 @@ SIM_BLOCK = 512  # items per block of item x item similarity rows
 def user_top_n(model: Recommender, top_n: int) -> RankedTable:
     """Top-N per known user as arrays, seen items excluded (one scoring pass over all users;
     the training flow scores in shards with ``nbrec.pipeline.scoring`` instead)."""
-    n = min(top_n, len(model.item_ids_))
-    rows = np.arange(len(model.user_ids_))
-    step = 50_000  # users per batch: top_k_rows' int64 codes stay small
-    parts = [score_rows(model, rows[lo : lo + step], n)
-             for lo in tqdm(range(0, len(rows), step), desc="publish: top-N",
-                            disable=len(rows) <= step)]  # fmt: skip
-    return ranked_table(model, parts)
+    # 50,000 users per batch: top_k_rows' int64 codes stay small
+    return score_all(model, min(top_n, len(model.item_ids_)), 50_000, desc="publish: top-N")
 
 
 def popular_items(model: Recommender, top_n: int) -> tuple[list[str], list[float]]:

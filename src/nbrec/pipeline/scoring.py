@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from nbrec.models import Recommender
+from nbrec.progress import bar
 from nbrec.store.ranked import ItemTable, RankedTable
 
 DEFAULT_SHARD_SIZE = 5_000
@@ -30,6 +31,28 @@ def score_rows(model: Recommender, rows: np.ndarray, depth: int) -> tuple[np.nda
     of the users at ``rows`` of the model, best first; -inf where nothing is left."""
     codes, scores = model.top_k_rows(np.asarray(rows), min(depth, len(model.item_ids_)))
     return codes.astype(np.int32), scores
+
+
+def score_all(
+    model: Recommender, depth: int, shard_size: int = DEFAULT_SHARD_SIZE, workers: int = 1,
+    desc: str = "score users",
+) -> RankedTable:  # fmt: skip
+    """Every user's top-``depth`` in one pass over shards, on ``workers`` threads (numpy
+    releases the GIL): what the training flow's scoring tasks compute, without Prefect."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    parts_of = shards(np.arange(len(model.user_ids_)), shard_size)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        done = pool.map(lambda rows: score_rows(model, rows, depth), parts_of)
+        parts = list(in_order(done, len(model.user_ids_), len(parts_of), desc))
+    return ranked_table(model, parts)
+
+
+def in_order(results, n_users: int, n_shards: int, desc: str = "score users"):
+    """Shard results as they come, in order, with a bar over the shards past
+    ``PROGRESS_MIN_ROWS`` users (on a terminal); Prefect futures are resolved here."""
+    for result in bar(results, size=n_users, total=n_shards, desc=desc, unit="shard"):
+        yield result.result() if hasattr(result, "result") else result
 
 
 def ranked_table(model: Recommender, parts: list[tuple[np.ndarray, np.ndarray]]) -> RankedTable:

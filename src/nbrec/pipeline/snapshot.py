@@ -17,6 +17,7 @@ from nbrec.constants import ITEM_COL, USER_COL
 from nbrec.data import load_dataset
 from nbrec.data.files import read_table
 from nbrec.data.schema import Dataset, coerce_interactions, coerce_side_table
+from nbrec.progress import bar
 from nbrec.settings import get_settings
 
 TABLES = ("interactions", "items", "users")
@@ -78,14 +79,19 @@ def read_raw(name: str, data_dir: str | Path | None = None) -> tuple[str, dict[s
     return dataset.name, tables
 
 
-def content_hash(tables: dict[str, pd.DataFrame]) -> str:
-    """sha256 over every table's name, columns and values (row order matters)."""
+def content_hash(tables: dict[str, pd.DataFrame], steps=None) -> str:
+    """sha256 over every table's name, columns and values (row order matters); ``steps``: a
+    progress bar advanced per table."""
     digest = hashlib.sha256()
     for table in sorted(tables):
+        if steps is not None:
+            steps.set_postfix_str(f"hash {table}")
         frame = tables[table]
         digest.update(table.encode())
         digest.update(json.dumps([str(c) for c in frame.columns]).encode())
         digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+        if steps is not None:
+            steps.update()
     return digest.hexdigest()[:16]
 
 
@@ -116,16 +122,20 @@ def take_snapshot(
     label, tables = read_raw(name, data_dir)
     if events is not None:
         tables = with_events(tables, events)
-    data_hash = content_hash(tables)
-    root = Path(out_dir) if out_dir is not None else snapshots_dir()
-    path = (root / data_hash).resolve()
-    if not (path / "snapshot.json").is_file():
-        path.mkdir(parents=True, exist_ok=True)
-        for table, frame in tables.items():
-            frame.to_parquet(path / f"{table}.parquet", index=False)
-        meta = {"name": label, "source": str(name), "data_hash": data_hash,
-                "rows": {t: len(f) for t, f in tables.items()},
-                "events": None if events is None else len(events)}  # fmt: skip
-        # Written last: its presence means the snapshot is complete.
-        (path / "snapshot.json").write_text(json.dumps(meta, indent=2))
+    rows = len(tables.get("interactions", ()))
+    with bar(size=rows, total=2 * len(tables), desc="snapshot", unit="step") as steps:
+        data_hash = content_hash(tables, steps)
+        root = Path(out_dir) if out_dir is not None else snapshots_dir()
+        path = (root / data_hash).resolve()
+        if not (path / "snapshot.json").is_file():
+            path.mkdir(parents=True, exist_ok=True)
+            for table, frame in tables.items():
+                steps.set_postfix_str(f"write {table}")
+                frame.to_parquet(path / f"{table}.parquet", index=False)
+                steps.update()
+            meta = {"name": label, "source": str(name), "data_hash": data_hash,
+                    "rows": {t: len(f) for t, f in tables.items()},
+                    "events": None if events is None else len(events)}  # fmt: skip
+            # Written last: its presence means the snapshot is complete.
+            (path / "snapshot.json").write_text(json.dumps(meta, indent=2))
     return DataSnapshot(label, data_hash, path, tables)

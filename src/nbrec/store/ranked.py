@@ -20,6 +20,7 @@ import orjson
 import pandas as pd
 
 from nbrec.constants import ITEM_COL, RANK_COL, SCORE_COL, USER_COL
+from nbrec.progress import bar
 
 # A ranked list: item ids and their scores, best first.
 Ranked = tuple[list[str], list[float]]
@@ -187,7 +188,14 @@ def table_of(ranked_lists: Mapping[str, Ranked], *more: Mapping[str, Ranked]) ->
 
 
 def encoded_lists(ranked_lists: Mapping[str, Ranked], items: ItemTable, sort: bool = False):
-    """(user, stored bytes) of every list; ``sort`` by user id (B-tree friendly inserts)."""
+    """(user, stored bytes) of every list; ``sort`` by user id (B-tree friendly inserts).
+    A publish's write phase: a bar over the users past ``PROGRESS_MIN_ROWS`` (a terminal)."""
+    n = len(ranked_lists)
+    yield from bar(_encoded(ranked_lists, items, sort), size=n, total=n, desc="publish: write",
+                   unit="user")  # fmt: skip
+
+
+def _encoded(ranked_lists: Mapping[str, Ranked], items: ItemTable, sort: bool):
     if isinstance(ranked_lists, RankedTable):
         order = None
         if sort:

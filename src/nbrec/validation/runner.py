@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from nbrec.progress import shown
 from nbrec.settings import get_settings
 from nbrec.validation.suites import load_suite
 
@@ -84,7 +85,8 @@ def validate(
         spec = {**spec, "expectations": [e for e in spec["expectations"] if only(e)]}
 
     context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    # GX's own bar over the metrics it computes: on a terminal, for millions of rows only.
+    context.variables.progress_bars = ProgressBarsConfig(globally=shown(len(frame)))
     actions = []
     if data_docs:
         context.add_data_docs_site("nbrec", {
