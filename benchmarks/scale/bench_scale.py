@@ -1,23 +1,25 @@
 """Scale benchmark: the whole pipeline at three sizes, as a user runs it.
 
-    python benchmarks/scale/bench_scale.py --size small [--cap-gib 8] [--out DIR] [--record]
+    python benchmarks/scale/bench_scale.py --size medium [--cap-gib 8] [--data DIR] [--record]
+    python benchmarks/scale/bench_scale.py --size large --after-only RUN_DIR [--record]
 
-For one size: ``nbrec data generate`` (seed 7), then ``nbrec train --dataset DIR --notebooks ""
---model auto`` under ``prlimit --as`` (the cap: on a shared machine a runaway gets MemoryError,
-not the kernel's OOM killer), wall time per stage from the flow's task log lines and peak RSS
-(``/usr/bin/time``); then, in a child process, the registered model published into a fresh
-SQLite file and a fresh redis-server (time, bytes per user on disk / in Redis) and batch scoring
-throughput (users/s, one thread). Results: ``results/<size>.json``; ``--record`` rewrites
-RESULTS.md (table, growth exponent medium -> large where both exist) and the plot.
+For one size: ``nbrec data generate`` (seed 7; or ``--data DIR``, a folder it wrote), then
+``nbrec train --dataset DIR --notebooks "" --model auto`` with its defaults (under ``prlimit
+--as`` when ``--cap-gib`` is given: on a shared machine a runaway then gets MemoryError, not the
+kernel's OOM killer; without it, the run as a user runs it), wall time per stage from the
+flow's task runs and peak RSS (``/usr/bin/time``); then, in a child process, the after-training
+figures: every user scored once (batch scoring throughput, users/s), and those same top-N
+arrays published into a fresh SQLite file and a fresh redis-server (time, bytes per user on
+disk / in Redis), as the training flow publishes its scored shards. ``--after-only RUN_DIR``
+measures only that on a run folder kept with ``--keep``. Results: ``results/<size>.json``;
+``--record`` rewrites RESULTS.md and the plot (``scale_record``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
-import platform
 import re
 import shutil
 import socket
@@ -29,14 +31,11 @@ from datetime import datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SIZES = {  # users, items, events
-    "small": (10_000, 5_000, 200_000),
-    "medium": (100_000, 20_000, 2_000_000),
-    "large": (1_000_000, 100_000, 20_000_000),
-}
-GOALS = {"small": None, "medium": (300, 8), "large": (1800, 16)}  # seconds, GiB
-STAGES_LINE = re.compile(r"^train stages \(s\): (.*)$", re.M)
-TASK_DONE = re.compile(r"^(\d\d:\d\d:\d\d\.\d+) \| INFO\s+\| Task run '([a-z_]+)-[^']*' - Finished")
+sys.path.insert(0, str(HERE))
+from scale_record import SIZES, exponent, keep, record  # noqa: E402
+from scale_stages import stage_seconds, stage_seconds_db, stage_seconds_printed  # noqa: E402
+
+__all__ = ["exponent", "stage_seconds", "stage_seconds_db", "stage_seconds_printed"]
 
 
 def timed(cmd: list[str], env: dict, cap_bytes: int | None, log: Path) -> dict:
@@ -53,117 +52,82 @@ def timed(cmd: list[str], env: dict, cap_bytes: int | None, log: Path) -> dict:
             "returncode": proc.returncode}  # fmt: skip
 
 
-def stage_seconds(log_text: str) -> dict[str, float]:
-    """Seconds per flow task from consecutive 'Finished' lines (tasks run one after another;
-    mapped scoring shards are summed into one stage)."""
-    stamps = []
-    for line in log_text.splitlines():
-        match = TASK_DONE.match(line)
-        if match:
-            h, m, s = match.group(1).split(":")
-            stamps.append((int(h) * 3600 + int(m) * 60 + float(s), match.group(2)))
-    stages: dict[str, float] = {}
-    for (prev, _), (now, name) in zip(stamps, stamps[1:], strict=False):
-        stages[name] = stages.get(name, 0.0) + (now - prev) % 86400
-    if stamps:
-        stages = {stamps[0][1]: float("nan"), **stages}  # the first task's start is not logged
-    return stages
-
-
-def stage_seconds_printed(log_text: str) -> dict[str, float]:
-    """Seconds per task from the line ``nbrec train`` prints at the end (``flow_progress``)."""
-    found = STAGES_LINE.findall(log_text)
-    if not found:
-        return {}
-    pairs = (part.rsplit(" ", 1) for part in found[-1].split(", "))
-    return {name: float(seconds) for name, seconds in pairs}
-
-
-def stage_seconds_db(prefect_home: Path) -> dict[str, float]:
-    """Wall seconds per flow task from the ephemeral Prefect server's database (the union of
-    each task name's runs: mapped scoring shards count once, as they ran)."""
-    import sqlite3
-    from datetime import datetime as dt
-
-    db = prefect_home / "prefect.db"
-    if not db.is_file():
-        return {}
-    with sqlite3.connect(db) as con:
-        rows = con.execute("SELECT name, start_time, end_time FROM task_run "
-                           "WHERE start_time IS NOT NULL ORDER BY start_time").fetchall()  # fmt: skip
-    spans: dict[str, list] = {}
-    for name, start, end in rows:
-        spans.setdefault(name.rsplit("-", 1)[0], []).append(
-            (dt.fromisoformat(start), dt.fromisoformat(end or start))
-        )
-    return {stage: union_seconds(intervals) for stage, intervals in spans.items()}
-
-
-def union_seconds(intervals: list) -> float:
-    """Length of the union of (start, end) intervals: parallel shards count once, two separate
-    runs of one task (validate_recommendations before and after publish) add up."""
-    total, current = 0.0, None
-    for start, end in sorted(intervals):
-        if current and start <= current[1]:
-            current[1] = max(current[1], end)
-            continue
-        if current:
-            total += (current[1] - current[0]).total_seconds()
-        current = [start, end]
-    return total + ((current[1] - current[0]).total_seconds() if current else 0.0)
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-def after_training(work: Path) -> dict:
-    """In this (child) process: publish the registered version into SQLite and Redis, and
-    measure batch scoring. Reads NBREC_* from the environment the training run had."""
-    import numpy as np
+def redis_server():
+    """A fresh redis-server on a free port (no persistence): (process, port)."""
     import redis
 
+    port = free_port()
+    server = subprocess.Popen(["redis-server", "--port", str(port), "--save", "", "--appendonly",
+                               "no"], stdout=subprocess.DEVNULL)  # fmt: skip
+    client = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    return server, client, port
+
+
+def after_training(work: Path) -> dict:
+    """In this (child) process, on the version the run registered: every user scored once
+    (top-N, 2 threads: the training flow's scoring), then those arrays published into SQLite
+    and into Redis. Reads NBREC_* from the environment the training run had."""
+    import pandas as pd
+
+    from nbrec.constants import TOP_N
     from nbrec.pipeline import model_store, scoring
     from nbrec.pipeline.publish import publish
 
     version = model_store.list_model_versions()[0].version
     model = model_store.load_model(version)
-    users = model.user_ids_.to_numpy()
-    out: dict = {"version": version, "model": model.name, "users": len(users)}
+    items_file = work / "data" / "items.parquet"
+    items = pd.read_parquet(items_file) if items_file.is_file() else None
+    users, threads = len(model.user_ids_), 2
+    out: dict = {"version": version, "model": model.name, "users": users, "depth": TOP_N,
+                 "threads": threads}  # fmt: skip
     start = time.perf_counter()
-    for shard in scoring.shards(np.arange(min(len(users), 50_000))):
-        scoring.score_rows(model, shard, 100)  # the top-N depth publish writes
-    out["scoring_users_per_s"] = min(len(users), 50_000) / (time.perf_counter() - start)
+    ranked = scoring.score_all(model, TOP_N, workers=threads)
+    out["scoring_s"] = time.perf_counter() - start
+    out["scoring_users_per_s"] = users / out["scoring_s"]
 
-    sqlite_path = work / "publish.sqlite"
+    sqlite_path = work / "after-publish.sqlite"
+    for stale in work.glob("after-publish.sqlite*"):  # this step's own file of an earlier try
+        stale.unlink()
     start = time.perf_counter()
-    publish(model, "bench", f"sqlite:///{sqlite_path}")
+    publish(model, "bench", f"sqlite:///{sqlite_path}", items, TOP_N, ranked=ranked)
     out["publish_sqlite_s"] = time.perf_counter() - start
-    out["sqlite_bytes_per_user"] = sqlite_path.stat().st_size / len(users)
+    on_disk = sum(f.stat().st_size for f in work.glob("after-publish.sqlite*"))
+    out["sqlite_bytes_per_user"] = on_disk / users
 
-    port = free_port()
-    server = subprocess.Popen(["redis-server", "--port", str(port), "--save", "", "--appendonly",
-                               "no"], stdout=subprocess.DEVNULL)  # fmt: skip
+    server, client, port = redis_server()
     try:
-        client = redis.Redis(port=port)
-        for _ in range(100):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
         before = client.info("memory")["used_memory"]
         start = time.perf_counter()
-        publish(model, "bench", f"redis://127.0.0.1:{port}/0")
+        publish(model, "bench", f"redis://127.0.0.1:{port}/0", items, TOP_N, ranked=ranked)
         out["publish_redis_s"] = time.perf_counter() - start
-        out["redis_bytes_per_user"] = (client.info("memory")["used_memory"] - before) / len(users)
+        out["redis_bytes_per_user"] = (client.info("memory")["used_memory"] - before) / users
     finally:
         server.terminate()
         server.wait()
-    del np
+    for stale in work.glob("after-publish.sqlite*"):
+        stale.unlink()
     return out
+
+
+def measure_after(work: Path, env: dict, cap: int | None) -> dict:
+    """``after_training`` in a child process (under the same cap as the run)."""
+    log = work / "after.log"
+    after = timed([sys.executable, __file__, "--after-training", str(work)], env, cap, log)
+    found = re.findall(r"^AFTER (.*)$", log.read_text(), re.M)
+    after.update(json.loads(found[-1]) if found else {"error": log.read_text()[-2000:]})
+    return after
 
 
 def als_fit(size: str, data_dir: Path | None = None) -> dict:
@@ -197,168 +161,108 @@ def als_fit(size: str, data_dir: Path | None = None) -> dict:
             "load": os.getloadavg(), "date": datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC")}  # fmt: skip
 
 
-def run_size(size: str, cap_gib: float, out_dir: Path, keep: bool = False) -> dict:
+def run_env(work: Path) -> dict:
+    return {**os.environ, "NBREC_VAR_DIR": str(work / "var"),
+            "NBREC_MODEL_STORE_DIR": str(work / "models"), "NBREC_STORE_URL": "",
+            "PREFECT_HOME": str(work / "prefect"), "PYTHONUNBUFFERED": "1",
+            # a busy shared machine can take minutes to start Prefect's ephemeral API
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "600"}  # fmt: skip
+
+
+def run_size(
+    size: str, cap_gib: float | None, out_dir: Path, keep_work: bool = False,
+    data_dir: Path | None = None,
+) -> dict:  # fmt: skip
     users, items, events = SIZES[size]
     work = Path(tempfile.mkdtemp(prefix=f"nbrec-scale-{size}-", dir=out_dir))
-    env = {**os.environ, "NBREC_VAR_DIR": str(work / "var"),
-           "NBREC_MODEL_STORE_DIR": str(work / "models"), "NBREC_STORE_URL": "",
-           "PREFECT_HOME": str(work / "prefect"), "PYTHONUNBUFFERED": "1",
-           # a busy shared machine can take minutes to start Prefect's ephemeral API
-           "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "600"}  # fmt: skip
-    cap = int(cap_gib * 2**30)
+    env = run_env(work)
+    cap = int(cap_gib * 2**30) if cap_gib else None
     nbrec = [sys.executable, "-m", "nbrec"]
     result = {"size": size, "users": users, "items": items, "events": events, "cap_gib": cap_gib,
-              "load_before": os.getloadavg()}  # fmt: skip
+              "load_before": os.getloadavg(), "work": str(work)}  # fmt: skip
     data = work / "data"
-    result["generate"] = timed(nbrec + ["data", "generate", "--users", str(users), "--items",
-                                        str(items), "--interactions", str(events), "--seed", "7",
-                                        "--out", str(data)], env, cap, work / "generate.log")  # fmt: skip
-    train_log = work / "train.log"
+    if data_dir:
+        data.symlink_to(data_dir.resolve(), target_is_directory=True)
+        result["generate"] = {"reused": str(data_dir)}
+    else:
+        result["generate"] = timed(nbrec + ["data", "generate", "--users", str(users), "--items",
+                                            str(items), "--interactions", str(events), "--seed",
+                                            "7", "--out", str(data)], env, cap,
+                                   work / "generate.log")  # fmt: skip
     result["train"] = timed(nbrec + ["train", "--dataset", str(data), "--notebooks", "",
-                                     "--model", "auto"], env, cap, train_log)  # fmt: skip
-    text = train_log.read_text()
-    # Prefect's server without its services records no task runs: the printed line then.
-    result["train"]["stages"] = (
-        stage_seconds_db(work / "prefect") or stage_seconds_printed(text) or stage_seconds(text)
-    )
-    result["train"]["tail"] = text.splitlines()[-12:]
+                                     "--model", "auto"], env, cap, work / "train.log")  # fmt: skip
+    result["train"].update(train_details(work))
+    (work / "train.json").write_text(json.dumps(result["train"], indent=2))
     if result["train"]["returncode"] == 0:
-        child = [sys.executable, __file__, "--after-training", str(work)]
-        log = work / "after.log"
-        result["after"] = timed(child, env, cap, log)
-        found = re.findall(r"^AFTER (.*)$", log.read_text(), re.M)
-        result["after"].update(
-            json.loads(found[-1]) if found else {"error": log.read_text()[-2000:]}
-        )
+        result["after"] = measure_after(work, env, cap)
     result["load_after"] = os.getloadavg()
     result["date"] = datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC")
-    if not keep:
+    if not keep_work:
         shutil.rmtree(work, ignore_errors=True)
     return result
 
 
-def exponent(a: dict, b: dict, key) -> float | None:
-    """Growth exponent of a cost between two sizes, against the number of events."""
-    ya, yb = key(a), key(b)
-    if not ya or not yb:
-        return None
-    return math.log(yb / ya) / math.log(b["events"] / a["events"])
+def train_details(work: Path) -> dict:
+    """Stages (Prefect's database, else the printed line, else the log) and the log's tail."""
+    text = (work / "train.log").read_text()
+    stages = (
+        stage_seconds_db(work / "prefect") or stage_seconds_printed(text) or stage_seconds(text)
+    )
+    return {"stages": stages, "tail": text.splitlines()[-12:]}
 
 
-def record(results_dir: Path) -> None:
-    """RESULTS.md and scale.png from results/*.json."""
-    found = {p.stem: json.loads(p.read_text()) for p in sorted(results_dir.glob("*.json"))}
-    rows = [found[s] for s in SIZES if s in found]
-    lines = [
-        "# Scale benchmark: the whole pipeline at three sizes",
-        "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, 24 GiB shared by ~8 engineers; "
-        f"Python {platform.python_version()}. Load average (1/5/15 min) before and after each "
-        "run is recorded: the 2 cores were shared, so times are upper bounds.",
-        "",
-        "Command per size: `python benchmarks/scale/bench_scale.py --size SIZE --cap-gib CAP "
-        "--record` (data from `nbrec data generate --seed 7`; `nbrec train --dataset DIR "
-        '--notebooks "" --model auto` under `prlimit --as=CAP`).',
-        "",
-        "| size | users / items / events | train wall | train peak RSS | cap | stages (s) | "
-        "publish SQLite | SQLite B/user | publish Redis | Redis B/user | scoring users/s | "
-        "goal | load before/after | date |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        t, a = r["train"], r.get("after", {})
-        stages = ", ".join(f"{k} {v:.0f}" for k, v in t.get("stages", {}).items() if v == v)
-        goal = GOALS[r["size"]]
-        goal_text = f"< {goal[0] // 60} min, < {goal[1]} GiB" if goal else "-"
-        status = {0: "ok", 3: "rejected by the gate, exit 3"}.get(
-            t["returncode"], f"FAILED (exit {t['returncode']})"
-        )
-        fmt = lambda v, f="{:.1f}": f.format(v) if isinstance(v, int | float) else "-"  # noqa: E731
-        lines.append(
-            f"| {r['size']} | {r['users']:,} / {r['items']:,} / {r['events']:,} | "
-            f"{t['seconds']:.0f} s ({status}) | {fmt(t['peak_rss_gib'], '{:.2f}')} GiB | "
-            f"{r['cap_gib']:g} GiB | {stages} | {fmt(a.get('publish_sqlite_s'))} s | "
-            f"{fmt(a.get('sqlite_bytes_per_user'), '{:.0f}')} | {fmt(a.get('publish_redis_s'))} s | "
-            f"{fmt(a.get('redis_bytes_per_user'), '{:.0f}')} | "
-            f"{fmt(a.get('scoring_users_per_s'), '{:,.0f}')} | {goal_text} | "
-            f"{'/'.join(f'{x:.1f}' for x in r['load_before'])} -> "
-            f"{'/'.join(f'{x:.1f}' for x in r['load_after'])} | {r['date']} |"
-        )
-    for size in SIZES:
-        als = found.get(f"als-{size}")
-        if als:
-            lines += ["", f"ALS alone at the {size} size ({als['interactions']:,} interactions, "
-                      f"in process, `--size {size} --als-fit`): fit "
-                      f"{als['als_fit_s']:.0f} s (goal at large: < 300 s)"
-                      + (f" in {als['iterations']} iterations" if als.get("iterations") else "")
-                      + f", peak RSS {als['peak_rss_gib']:.1f} GiB including the data; data "
-                      f"({als.get('data', 'generated')}) {als['generate_s']:.0f} s; load "
-                      + (f"{'/'.join(f'{x:.1f}' for x in als['load_before'])} -> "
-                         if als.get("load_before") else "")
-                      + f"{'/'.join(f'{x:.1f}' for x in als['load'])}, {als['date']}."]  # fmt: skip
-    done = {s: r for s, r in found.items() if s in SIZES and r["train"]["returncode"] == 0}
-    if "medium" in found and "large" in found:
-        e = exponent(found["medium"], found["large"], lambda r: r["train"]["seconds"])
-        lines += [
-            "",
-            f"Time growth exponent medium -> large (against events): {e:.2f} (goal <= 1.2)."
-            if "large" in done and "medium" in done
-            else "Time growth exponent medium -> large: not measured (a run did not complete; "
-            f"the times would give {e:.2f}, but the large run stopped early).",
-        ]
-    if "small" in found and "medium" in found:
-        e = exponent(found["small"], found["medium"], lambda r: r["train"]["seconds"])
-        lines += ["", f"Time growth exponent small -> medium (against events): {e:.2f}."]
-    # Hand-written parts, kept across --record: notes, the store at 1M users, the foundation.
-    parts = [
-        (HERE / name).read_text() for name in ("notes.md", "store.md") if (HERE / name).is_file()
-    ]
-    foundation = HERE / "foundation.md"
-    if foundation.is_file():
-        parts.append(foundation.read_text().replace("# ", "## ", 1))
-    (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n\n" + "\n".join(parts))
-    plot(rows)
+def after_only(size: str, work: Path, results: Path) -> dict:
+    """The after-training figures of the kept run ``work``, into the size's record of that
+    run (rebuilt from the folder when the newest record is another run's)."""
+    record_file = results / f"{size}.json"
+    result = json.loads(record_file.read_text()) if record_file.is_file() else {}
+    if result.get("work") != str(work):
+        result = from_folder(size, work)
+    env = run_env(work)
+    load_before = os.getloadavg()
+    after = measure_after(work, env, None)
+    after.update({"work": str(work), "load_before": load_before, "load_after": os.getloadavg(),
+                  "date": datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC")})  # fmt: skip
+    result["after"] = after
+    return result
 
 
-def plot(rows: list[dict]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    done = [r for r in rows if r["train"]["returncode"] == 0]
-    if not done:
-        return
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    events = [r["events"] for r in done]
-    left.loglog(events, [r["train"]["seconds"] for r in done], "o-", label="nbrec train (s)")
-    left.loglog(events, [r["train"]["peak_rss_gib"] * 100 for r in done], "s--",
-                label="peak RSS (GiB x 100)")  # fmt: skip
-    for size, (seconds, _gib) in ((s, g) for s, g in GOALS.items() if g):
-        left.plot([SIZES[size][2]], [seconds], "k*")
-        left.annotate(f"{size} goal", (SIZES[size][2], seconds))
-    left.set_xlabel("events")
-    left.legend()
-    last = done[-1]
-    stages = {k: v for k, v in last["train"].get("stages", {}).items() if v == v}
-    right.barh(list(stages), list(stages.values()))
-    right.set_xlabel(f"seconds per stage, {last['size']} size")
-    fig.suptitle("nbrec cost against size")
-    fig.tight_layout()
-    fig.savefig(HERE / "scale.png", dpi=100)
+def from_folder(size: str, work: Path) -> dict:
+    """A run's record from its kept folder: ``train.json`` (written since), else the train
+    log (peak RSS, exit from its last line) with the flow's elapsed time from its bar."""
+    users, items, events = SIZES[size]
+    saved = work / "train.json"
+    text = (work / "train.log").read_text()
+    if saved.is_file():
+        train = json.loads(saved.read_text())
+    else:
+        peak = re.findall(r"PEAK_KB (\d+)", text)
+        h, m, sec = re.findall(r"Completed (\d+):(\d\d):(\d\d)", text)[-1]
+        train = {"seconds": int(h) * 3600 + int(m) * 60 + int(sec),
+                 "seconds_from": "flow time from its progress bar, the wall time was not kept",
+                 "peak_rss_gib": int(peak[-1]) / 2**20 if peak else None,
+                 "returncode": 0 if "\nlive: " in text else 1, **train_details(work)}  # fmt: skip
+    cap = re.findall(r"address-space limit ([\d.]+) GiB", text)
+    when = datetime.utcfromtimestamp((work / "train.log").stat().st_mtime)
+    return {"size": size, "users": users, "items": items, "events": events,
+            "cap_gib": float(cap[-1]) if cap else None, "work": str(work), "train": train,
+            "load_before": None, "load_after": None,
+            "date": when.strftime("%Y-%m-%d %H:%M UTC")}  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", choices=list(SIZES))
-    parser.add_argument("--cap-gib", type=float, default=8.0)
+    parser.add_argument("--cap-gib", type=float, default=None,
+                        help="address-space cap of the run (default: none, as a user runs it)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()))
     parser.add_argument("--results", type=Path, default=HERE / "results")
     parser.add_argument("--record", action="store_true", help="rewrite RESULTS.md and the plot")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument("--after-training", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--after-only", type=Path, help="only the after-training step, on a kept run folder")  # fmt: skip
     parser.add_argument("--als-fit", action="store_true", help="only: generate SIZE, fit ALS")
-    parser.add_argument("--data", type=Path, help="--als-fit: read this data folder instead")
+    parser.add_argument("--data", type=Path, help="a data folder of SIZE to use instead of generating")  # fmt: skip
     args = parser.parse_args()
     if args.after_training:
         print("AFTER " + json.dumps(after_training(args.after_training)), flush=True)
@@ -370,9 +274,11 @@ def main() -> None:
         print(json.dumps(result, indent=2))
         return
     if args.size:
-        result = run_size(args.size, args.cap_gib, args.out, args.keep)
-        args.results.mkdir(parents=True, exist_ok=True)
-        (args.results / f"{args.size}.json").write_text(json.dumps(result, indent=2))
+        if args.after_only:
+            result = after_only(args.size, args.after_only.resolve(), args.results)
+        else:
+            result = run_size(args.size, args.cap_gib, args.out, args.keep, args.data)
+        keep(args.results, args.size, result)
         print(json.dumps({k: v for k, v in result.items() if k != "train"}, indent=2))
         print(json.dumps(result["train"], indent=2))
     if args.record:

@@ -6,6 +6,7 @@ scoring in shards, publish into SQLite. The medium and large sizes run end to en
 from __future__ import annotations
 
 import importlib.util
+import json
 import sqlite3
 from pathlib import Path
 
@@ -68,8 +69,8 @@ def test_small_size_end_to_end_within_its_budget(small, tmp_path):
     assert grown < 4, f"the small size grew the process by {grown:.1f} GiB"
 
 
-def load_bench():
-    spec = importlib.util.spec_from_file_location("bench_scale", BENCH)
+def load_bench(name: str = "bench_scale"):
+    spec = importlib.util.spec_from_file_location(name, BENCH.with_name(f"{name}.py"))
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     return bench
@@ -112,3 +113,20 @@ def test_bench_reads_the_stage_line_nbrec_train_prints():
     assert load_bench().stage_seconds_printed(log) == {
         "take_snapshot": 1.6, "validate_inputs": 14.2, "score_shard": 60.0,
     }  # fmt: skip
+
+
+def test_bench_keeps_older_runs_as_history_and_says_when_there_was_no_cap(tmp_path):
+    record = load_bench("scale_record")
+    run = {"size": "medium", "users": 1, "items": 1, "events": 10, "cap_gib": 8.0,
+           "load_before": [0.0] * 3, "load_after": [1.0] * 3, "date": "2026-12-01 17:46 UTC",
+           "train": {"seconds": 100.0, "peak_rss_gib": 1.5, "returncode": 0, "stages": {}}}  # fmt: skip
+    record.keep(tmp_path, "medium", run)
+    uncapped = {**run, "cap_gib": None, "date": "2026-12-01 20:50 UTC"}
+    record.keep(tmp_path, "medium", uncapped)
+    assert json.loads((tmp_path / "medium.json").read_text())["cap_gib"] is None
+    (old,) = (tmp_path / "history").glob("medium-*.json")
+    assert json.loads(old.read_text())["cap_gib"] == 8.0
+    line = record.row(uncapped, "(newest)")
+    assert "| none |" in line and "**met**" in line
+    slow = {**uncapped, "train": {**uncapped["train"], "seconds": 400.0}}
+    assert "**not met**" in record.row(slow, "(newest)")
