@@ -171,7 +171,7 @@ def run_env(work: Path) -> dict:
 
 def run_size(
     size: str, cap_gib: float | None, out_dir: Path, keep_work: bool = False,
-    data_dir: Path | None = None,
+    data_dir: Path | None = None, after: bool = True,
 ) -> dict:  # fmt: skip
     users, items, events = SIZES[size]
     work = Path(tempfile.mkdtemp(prefix=f"nbrec-scale-{size}-", dir=out_dir))
@@ -193,7 +193,7 @@ def run_size(
                                      "--model", "auto"], env, cap, work / "train.log")  # fmt: skip
     result["train"].update(train_details(work))
     (work / "train.json").write_text(json.dumps(result["train"], indent=2))
-    if result["train"]["returncode"] == 0:
+    if result["train"]["returncode"] == 0 and after:
         result["after"] = measure_after(work, env, cap)
     result["load_after"] = os.getloadavg()
     result["date"] = datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC")
@@ -263,6 +263,7 @@ def main() -> None:
     parser.add_argument("--after-only", type=Path, help="only the after-training step, on a kept run folder")  # fmt: skip
     parser.add_argument("--als-fit", action="store_true", help="only: generate SIZE, fit ALS")
     parser.add_argument("--data", type=Path, help="a data folder of SIZE to use instead of generating")  # fmt: skip
+    parser.add_argument("--skip-after", action="store_true", help="no after-training step")
     args = parser.parse_args()
     if args.after_training:
         print("AFTER " + json.dumps(after_training(args.after_training)), flush=True)
@@ -277,7 +278,8 @@ def main() -> None:
         if args.after_only:
             result = after_only(args.size, args.after_only.resolve(), args.results)
         else:
-            result = run_size(args.size, args.cap_gib, args.out, args.keep, args.data)
+            result = run_size(args.size, args.cap_gib, args.out, args.keep, args.data,
+                              not args.skip_after)  # fmt: skip
         keep(args.results, args.size, result)
         print(json.dumps({k: v for k, v in result.items() if k != "train"}, indent=2))
         print(json.dumps(result["train"], indent=2))
