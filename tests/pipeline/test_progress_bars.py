@@ -1,8 +1,9 @@
 """Progress bars at scale: shown on a terminal past ``PROGRESS_MIN_ROWS``, off otherwise.
 
 The threshold is lowered in a child process whose stderr is a real pseudo-terminal, so the
-bars of the snapshot, GX's validation, scoring shards, publish's write phase and the read-back
-are seen as a user sees them on small data; under pytest (stderr not a terminal) they stay off.
+bars of the snapshot, GX's validation, item-kNN's fit, scoring shards, publish (similar items,
+write) and the read-back are seen as a user sees them on small data; under pytest (stderr not
+a terminal) they stay off.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ CHILD = textwrap.dedent(
     data.interactions.to_parquet(sys.argv[1] + "/interactions.parquet")
     snap = snapshot.take_snapshot(sys.argv[1], out_dir=sys.argv[1] + "/snapshots")
     validate_interactions(snap.interactions, interactions_parameters(), "bars", sys.argv[1])
-    model = make_model("popularity").fit(data.interactions)
+    model = make_model("item_knn").fit(data.interactions)
     ranked = scoring.score_all(model, 10, shard_size=20, workers=2)
     url = f"sqlite:///{sys.argv[1]}/store.sqlite"
     publish(model, "v1", url, top_n=10, ranked=ranked)
@@ -67,7 +68,8 @@ def test_bars_show_on_a_terminal_past_the_threshold(tmp_path):
     os.close(main)
     err = b"".join(chunks).decode(errors="replace")
     assert "DONE" in out
-    for desc in ("snapshot", "Calculating Metrics", "score users", "publish: write", "read back"):
+    for desc in ("snapshot", "Calculating Metrics", "item_knn: neighbours", "score users",
+                 "publish: similar items", "publish: write", "read back"):  # fmt: skip
         assert desc in err, f"no {desc!r} bar in: {err[-2000:]}"
 
 

@@ -16,6 +16,7 @@ from nbrec.models.base import Recommender, TrainingData
 from nbrec.models.registry import register
 from nbrec.models.similarity import positive
 from nbrec.models.space import FloatRange, IntRange
+from nbrec.progress import bar
 
 SIM_BYTES_PER_ENTRY = 40  # item-kNN: co-occurrence values, indices, row ids, scaled copies
 BLOCK_ENTRIES = 1 << 26  # item-kNN: co-occurrence entries per block of rows (~2.5 GiB at most)
@@ -45,6 +46,7 @@ def knn_weights(
     user_counts = np.asarray(x.sum(axis=1)).ravel()
     bound = np.cumsum(xt @ user_counts)
     parts, lo, n = [], 0, x.shape[1]
+    steps = bar(total=n, size=x.nnz, desc="item_knn: neighbours", unit="item")
     while lo < n:
         hi = max(lo + 1, int(np.searchsorted(bound, (bound[lo - 1] if lo else 0) + limit, "right")))
         hi = min(hi, n)
@@ -55,7 +57,9 @@ def knn_weights(
         denom = counts[rows] ** alpha * counts[co.indices] ** (1 - alpha) + shrink
         co.data = co.data / np.maximum(denom, 1e-9)
         parts.append(_keep_top(co, neighbours))
+        steps.update(hi - lo)
         lo = hi
+    steps.close()
     return sp.vstack(parts, format="csr") if parts else sp.csr_matrix((n, n), dtype=np.float32)
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 from nbrec.constants import DEFAULT_K, DEFAULT_SEED, ITEM_COL, TOP_N, VERSIONS_KEPT
 from nbrec.models.base import Recommender, top_k
 from nbrec.pipeline.scoring import score_all
+from nbrec.progress import bar
 from nbrec.store import FeatureStore, VersionTables, open_store
 from nbrec.store.ranked import RankedTable
 
@@ -49,7 +50,9 @@ def similar_table(model: Recommender, n: int = SIMILAR_N) -> dict:
     out: dict[str, tuple[list[str], list[float]]] = {str(i): ([], []) for i in ids}
     if n < 1:
         return out
-    for lo in range(0, len(ids), SIM_BLOCK):
+    blocks = range(0, len(ids), SIM_BLOCK)
+    size = len(model.user_ids_)  # a bar for the publish of many users (on a terminal)
+    for lo in bar(blocks, size=size, desc="publish: similar items", unit="block"):
         # Blocks keep memory at SIM_BLOCK x n_items whatever the catalogue's size.
         codes, scores = model.similar_rows(np.arange(lo, min(lo + SIM_BLOCK, len(ids))), n)
         for row in range(len(codes)):
