@@ -88,7 +88,8 @@ def after_note(r: dict) -> str | None:
     if not a.get("date"):
         return None
     load, load_after = loads(a["load_before"]), loads(a["load_after"])
-    return (f"After-training figures of the {r['size']} row: `--after-only {a['work']}` on "
+    return (f"After-training figures of the {r['size']} row of {r['date']}: `--after-only "
+            f"{a['work']}` on "
             f"{a['date']} (load {load} -> {load_after}), on the model that run trained "
             f"({a.get('model')} {a.get('version')}, {a.get('users', 0):,} users): every user scored "
             f"once at top-{a.get('depth', 100)} on {a.get('threads', 1)} threads in "
@@ -125,7 +126,7 @@ def record(results_dir: Path) -> None:
             lines.append(row(found[size], "(newest)"))
         older = [h for h in history if h["size"] == size]
         lines += [row(h, "(history)") for h in sorted(older, key=lambda h: h["date"], reverse=True)]
-    lines += ["", *(f"{note}" for r in rows if (note := after_note(r)))]
+    lines += ["", *(note for r in rows + history if (note := after_note(r)))]
     for size in SIZES:
         als = found.get(f"als-{size}")
         if als:
