@@ -325,3 +325,30 @@ def test_experiments_folder_plugs_the_experiment_router_in(tmp_path, item_knn, p
     assert seen[("ranker-ab", "treatment")] == "cand"
     assert seen[("ranker-ab", "control")] == "live-one"
     assert seen[(None, None)] == "live-one"  # outside the experiment's half of the layer
+
+
+def test_answers_without_the_top_n_cache_equal_those_with_it(sqlite_store, item_knn, small_data):
+    """Without the cache only the head of a stored list is decoded (k + excluded + seen items):
+    every answer is the one the whole list gives, seen items, exclusions, filters and short
+    lists (a top-up from the popularity list) included."""
+    publish(item_knn, "v1", sqlite_store, items=small_data.items)
+    whole = RecommendationService(sqlite_store, refresh_interval=60)
+    heads = RecommendationService(sqlite_store, refresh_interval=60, cache_size=0)
+    key, value = next(iter(sqlite_store.item_meta("v1").values())).copy().popitem()
+    users = [str(u) for u in item_knn.user_ids_[:40]]
+    for n, user in enumerate(users):
+        top = ids(rec(whole, user, k=30))
+        for item in top[n % 4 : n % 4 + n % 9]:  # up to 8 seen items, some in the first k
+            sqlite_store.add_seen(user, item)
+        asks = [
+            {"k": 1 + n % 12},
+            {"k": 100},  # longer than the stored list: topped up from the popularity list
+            {"k": 5, "exclude": top[: n % 6] + ["not-an-item"]},
+            {"k": 4, "filters": {key: value}},
+        ]
+        for ask in asks:
+            a, b = rec(whole, user, **ask), rec(heads, user, **ask)
+            assert a.pop("request_id") != b.pop("request_id")
+            assert a == b, (user, ask)
+    whole.close()
+    heads.close()

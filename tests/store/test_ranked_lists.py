@@ -43,6 +43,34 @@ def test_lists_round_trip_as_float32_and_end_at_minus_inf(store):
     assert store.user_view("v1", "u3")[0] == table["u3"]
 
 
+def test_user_view_head_is_a_prefix_long_enough_for_the_unseen(store):
+    """``head``: the list cut after head + len(seen) items, the seen ones counted once each."""
+    table = ranked()
+    store.write_version("v1", version(table))
+    items, scores = table["u3"]
+    for item in items[2:5]:
+        store.add_seen("u3", item)
+    (cut, cut_scores), seen = store.user_view("v1", "u3", 4)
+    assert len(seen) == 3 and (cut, cut_scores) == (items[:7], scores[:7])
+    assert store.user_view("v1", "u3", 100)[0] == table["u3"]  # longer than the list: all of it
+    assert store.user_view("v1", "u7", 5)[0] == table["u7"]  # 5 items, 5 + 0 seen
+    assert store.user_view("v1", "u7", 1)[0] == tuple(part[:1] for part in table["u7"])
+    assert store.user_view("v1", "u7")[0] == table["u7"]  # no head: the whole list
+    assert store.user_view("v1", "nobody", 4) == (None, [])
+
+
+def test_decoding_a_head_is_the_same_as_cutting_the_whole_list():
+    table = ranked(width=40)
+    for user in ("u0", "u7", "u9"):
+        raw = dict(table.encoded())[user]
+        whole = table.items.decode(raw)
+        assert whole == table[user]
+        for head in (0, 1, 2, 5, 39, 40, 41, 1000):
+            assert table.items.decode(raw, head) == (whole[0][:head], whole[1][:head])
+    with pytest.raises(ValueError, match="outside"):
+        table.items.decode(table.items.tag + np.array([99], "<i4").tobytes() + b"\0" * 4, 1)
+
+
 def test_read_back_frame_is_the_scored_top_k(store):
     table = ranked()
     store.write_version("v1", version(table))

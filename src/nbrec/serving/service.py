@@ -83,13 +83,18 @@ class RecommendationService(FeedbackHandling, LiveVersions):
         self._local = LocalCache(cache_size)  # top-N lists; seen items for outages only
 
     # -- recommend --------------------------------------------------------------------------
-    def _user_recs(self, version: str, user_id: str) -> tuple[Ranked | None, list[str]]:
-        """(top-N or None, recently seen): one store round trip (seen items alone if cached)."""
+    def _user_recs(
+        self, version: str, user_id: str, head: int | None = None
+    ) -> tuple[Ranked | None, list[str]]:
+        """(top-N or None, recently seen): one store round trip (seen items alone if cached).
+        ``head``: the list may be cut after the first ``head`` items not seen (not cached)."""
         local = self._local
         cached = local.recs(version, user_id)
         if cached is not None:
             return cached, self._recent_seen(user_id)
-        recs, seen = self._store_call("user_view", self.store.user_view, version, user_id)
+        if local.size > 0:
+            head = None  # the cache keeps whole lists
+        recs, seen = self._store_call("user_view", self.store.user_view, version, user_id, head)
         if recs is not None:
             local.put_recs(version, user_id, recs)
         local.put_seen(user_id, seen)
@@ -148,8 +153,11 @@ class RecommendationService(FeedbackHandling, LiveVersions):
         """The version's precomputed top-N (or a fallback list), filtered; (items, scores, fallback)."""
         user, version = req.user_id, snap.version
         fallback = None
+        # Unfiltered, ``pick`` keeps the first k items neither seen nor excluded: the stored
+        # list's first k + len(exclude) + len(seen) items hold them all, the rest need no decoding.
+        head = None if filters else req.k + len(req.exclude)
         try:
-            recs, seen = self._user_recs(version, user)
+            recs, seen = self._user_recs(version, user, head)
         except StoreError:
             recs, seen = self._local.recs(version, user), self._local.last_seen(user)
             fallback = "store_unavailable"

@@ -27,6 +27,9 @@ from nbrec.constants import ITEM_COL, RANK_COL, SCORE_COL, USER_COL, VERSIONS_KE
 from nbrec.embeddings import Embeddings
 from nbrec.store.ranked import CorruptList, ItemTable, Ranked
 
+# What the request path reads in one store call: (top-N list or None, recently seen items).
+UserView = tuple[Ranked | None, list[str]]
+
 RECENT_SEEN = 50  # per user, newest first; older ones drop off
 HISTORY_LENGTH = 20  # previous live versions remembered for rollback
 
@@ -59,6 +62,11 @@ def ranked_from_json(raw: bytes | str | None) -> Ranked | None:
         return None
     items, scores = loads(raw)
     return items, scores
+
+
+def _head(raw: bytes, head: int) -> Ranked:
+    items, scores = loads(raw)  # a list published as JSON (before item tables)
+    return items[: max(head, 0)], scores[: max(head, 0)]
 
 
 class ItemTables:
@@ -102,10 +110,16 @@ class ItemTables:
         except CorruptList as exc:
             raise StoreError(f"version {version!r}: {exc}") from exc
 
-    def decode(self, version: str, raw: bytes | None) -> Ranked | None:
+    def decode(
+        self, version: str, raw: bytes | None, head: int | None = None, skip: int = 0
+    ) -> Ranked | None:
+        """The stored list ``raw``; with ``head``, only its first ``head + skip`` items."""
         if raw is None:
             return None
-        return self._checked(version, lambda t: t.decode(raw) if t else ranked_from_json(raw))
+        if head is None:
+            return self._checked(version, lambda t: t.decode(raw) if t else ranked_from_json(raw))
+        cut = head + skip
+        return self._checked(version, lambda t: t.decode(raw, cut) if t else _head(raw, cut))
 
     def decode_many(self, version: str, raws: Sequence[bytes | None]) -> list[Ranked | None]:
         def read(table: ItemTable | None) -> list[Ranked | None]:
@@ -190,7 +204,12 @@ class FeatureStore(Protocol):
         without building a Python list per user: the pipeline's read-back."""
         ...
 
-    def user_view(self, version: str, user_id: str) -> tuple[Ranked | None, list[str]]: ...
+    def user_view(self, version: str, user_id: str, head: int | None = None) -> UserView:
+        """(top-N list or None, recently seen items, newest first) in one call. With ``head``
+        the list may be cut after its first ``head + len(seen)`` items: enough for a caller
+        that keeps at most ``head`` items the user has not seen."""
+        ...
+
     def popular(self, version: str) -> Ranked: ...
     def similar(self, version: str, item_id: str) -> Ranked | None: ...
     def item_meta(self, version: str, item_ids: list[str] | None = None) -> dict[str, dict]: ...

@@ -29,6 +29,7 @@ from nbrec.store.base import (
     ItemTables,
     Ranked,
     StoreError,
+    UserView,
     VersionTables,
     check_version_name,
     cleanup_versions,
@@ -218,13 +219,12 @@ class RedisStore:
         return [found[u] for u in user_ids]
 
     @store_errors
-    def user_view(self, version: str, user_id: str) -> tuple[Ranked | None, list[str]]:
-        # One round trip for both (the request path's only store call): the user's bucket and
-        # seen list share a hash tag, so on a cluster they are on the same node too.
+    def user_view(self, version: str, user_id: str, head: int | None = None) -> UserView:
+        # One round trip for both; bucket and seen list share a hash tag (one node of a cluster).
         seen = self.keys.seen(user_id)
         recs = ("HGET", self.keys.bucketed(version, "recs", user_id), user_id)
         raw, items = self.clients.round_trip(seen, recs, ("LRANGE", seen, 0, RECENT_SEEN - 1))
-        return self._tables.decode(version, raw), [s.decode() for s in items]
+        return self._tables.decode(version, raw, head, len(items)), [s.decode() for s in items]
 
     @store_errors
     def popular(self, version: str) -> Ranked:

@@ -26,6 +26,7 @@ from nbrec.store.base import (
     ItemTables,
     Ranked,
     StoreError,
+    UserView,
     VersionTables,
     check_version_name,
     cleanup_versions,
@@ -211,10 +212,11 @@ class SQLiteStore:
             ))  # fmt: skip
         return [found.get(u) for u in user_ids]
 
-    def user_view(self, version: str, user_id: str) -> tuple[Ranked | None, list[str]]:
+    def user_view(self, version: str, user_id: str, head: int | None = None) -> UserView:
         rows = self._query(VIEW, (version, user_id, user_id, RECENT_SEEN))
         if rows and rows[0][0] == 0:
-            return self._tables.decode(version, rows[0][1]), [r[1] for r in rows[1:]]
+            seen = [r[1] for r in rows[1:]]
+            return self._tables.decode(version, rows[0][1], head, len(seen)), seen
         return None, [r[1] for r in rows]
 
     def popular(self, version: str) -> Ranked:
