@@ -71,7 +71,11 @@ class GuardedStore:
         breaker = self.breaker
 
         def guarded(*args, **kwargs):
-            if not breaker.allow():
+            # Closed (no failure since the last success) the breaker has nothing to decide or
+            # reset: its lock is taken only after a failure (one per request before, on the
+            # request path). A failure recorded meanwhile by another thread counts from the next
+            # call on, as if this one had started a moment earlier.
+            if breaker.failures and not breaker.allow():
                 raise CircuitOpen(
                     f"feature store skipped for {breaker.retry_after:g}s after an error "
                     f"({breaker.last_error}); answering from the in-process copy"
@@ -81,7 +85,8 @@ class GuardedStore:
             except StoreError as exc:
                 breaker.record(False, str(exc))
                 raise
-            breaker.record(True)
+            if breaker.failures:
+                breaker.record(True)
             return result
 
         # Kept on the instance, so the request path's next lookups never reach __getattr__.
