@@ -51,7 +51,7 @@ def test_user_view_head_is_a_prefix_long_enough_for_the_unseen(store):
     for item in items[2:5]:
         store.add_seen("u3", item)
     (cut, cut_scores), seen = store.user_view("v1", "u3", 4)
-    assert len(seen) == 3 and (cut, cut_scores) == (items[:7], scores[:7])
+    assert seen == items[4:1:-1] and (cut, cut_scores) == (items[:7], scores[:7])  # newest first
     assert store.user_view("v1", "u3", 100)[0] == table["u3"]  # longer than the list: all of it
     assert store.user_view("v1", "u7", 5)[0] == table["u7"]  # 5 items, 5 + 0 seen
     assert store.user_view("v1", "u7", 1)[0] == tuple(part[:1] for part in table["u7"])

@@ -213,7 +213,14 @@ class SQLiteStore:
         return [found.get(u) for u in user_ids]
 
     def user_view(self, version: str, user_id: str, head: int | None = None) -> UserView:
-        rows = self._query(VIEW, (version, user_id, user_id, RECENT_SEEN))
+        # On this thread's own cursor: the request path's statement, without a cursor per call.
+        view = getattr(self._local, "view", None)
+        try:
+            if view is None:
+                view = self._local.view = self._db.cursor()
+            rows = view.execute(VIEW, (version, user_id, user_id, RECENT_SEEN)).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite store {self.path}: {exc}") from exc
         if rows and rows[0][0] == 0:
             seen = [r[1] for r in rows[1:]]
             return self._tables.decode(version, rows[0][1], head, len(seen)), seen
@@ -282,7 +289,7 @@ class SQLiteStore:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
-            self._local.conn = None
+            self._local.conn = self._local.view = None
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path)!r})"
