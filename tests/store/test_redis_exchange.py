@@ -3,6 +3,8 @@ no reply ever read for the wrong request (timeouts, errors), a closed connection
 
 from __future__ import annotations
 
+import socket
+import struct
 import time
 
 import pytest
@@ -43,8 +45,10 @@ def test_replies_equal_redis_pys(clients, redis_url):
 def test_a_timeout_drops_the_connection_and_the_late_reply_with_it(clients, redis_url):
     assert clients.round_trip("x:{u1}:seen", *READS)[1] == [b"a", b"b", b"c"]
     redis.Redis.from_url(redis_url).client_pause(500, all=True)  # the server holds replies
+    start = time.monotonic()
     with pytest.raises(redis.TimeoutError):  # 0.2 s budget, no second try
         clients.round_trip("x:{u1}:seen", ("LRANGE", "x:{u1}:seen", 0, 99))
+    assert 0.15 < time.monotonic() - start < 0.38
     time.sleep(0.4)
     # The late reply (u1's list) must not answer the next request (u2's).
     assert clients.round_trip("x:{u2}:seen", ("LRANGE", "x:{u2}:seen", 0, 99)) == [[b"d"]]
@@ -66,3 +70,14 @@ def test_a_connection_the_server_closed_is_reconnected(clients, redis_url):
 def test_without_hiredis_it_leaves_the_pool_to_redis_py(redis_url):
     pool = redis.ConnectionPool.from_url(redis_url, parser_class=_RESP2Parser)
     assert Exchange().send(pool, READS) is None
+
+
+def test_the_request_timeout_is_kept_by_the_kernel(clients):
+    """No poll before every send and recv: the socket blocks, with the request budget (0.2 s)
+    as its kernel timeouts."""
+    assert clients.round_trip("x:{u1}:seen", READS[1]) == [[b"a", b"b", b"c"]]
+    (conn,) = clients._exchange._all
+    sock = conn._sock
+    assert sock.gettimeout() is None
+    for option in (socket.SO_RCVTIMEO, socket.SO_SNDTIMEO):
+        assert struct.unpack("ll", sock.getsockopt(socket.SOL_SOCKET, option, 16)) == (0, 200_000)

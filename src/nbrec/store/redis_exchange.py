@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import socket
+import struct
 import threading
 from typing import Any
 
@@ -54,6 +55,21 @@ def pack(commands: tuple[tuple, ...]) -> bytes:
             value = _arg(value)
             out.append(b"$%d\r\n%s\r\n" % (len(value), value))
     return b"".join(out)
+
+
+def _kernel_timeouts(sock: socket.socket) -> None:
+    """The socket's timeout kept by the kernel (``SO_RCVTIMEO``, ``SO_SNDTIMEO``: a read or
+    write past it fails with EAGAIN) instead of by Python, which polls before every ``send`` and
+    ``recv`` of a socket with a timeout: two system calls less per round trip. Plain TCP and
+    Unix sockets only (TLS keeps Python's way)."""
+    timeout = sock.gettimeout()
+    if type(sock) is not socket.socket or not timeout:
+        return
+    seconds = int(timeout)
+    value = struct.pack("ll", seconds, int((timeout - seconds) * 1e6))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
+    sock.settimeout(None)
 
 
 class Exchange:
@@ -94,6 +110,7 @@ class Exchange:
         try:
             if conn._sock is None:
                 conn.connect()
+                _kernel_timeouts(conn._sock)
             sock, reader = conn._sock, conn._parser._reader
             sock.sendall(pack(commands))
             replies: list = []
@@ -111,7 +128,7 @@ class Exchange:
             return replies
         except BaseException as exc:
             conn.disconnect()  # replies may be left unread on it
-            if isinstance(exc, TimeoutError | socket.timeout):
+            if isinstance(exc, TimeoutError | socket.timeout | BlockingIOError):  # (the kernel's)
                 raise redis.TimeoutError("Timeout talking to Redis") from None
             if isinstance(exc, Exception) and not isinstance(exc, redis.RedisError):
                 # OSError (a reset connection), hiredis's protocol errors
