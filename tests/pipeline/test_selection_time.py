@@ -101,3 +101,12 @@ def test_the_final_fit_is_estimated_from_the_whole_datas_shape(board, monkeypatc
     settled = candidates.settle_final(chosen, data, fit_budget_s=50.0)
     assert settled.model == "popularity"
     assert "estimated at 100 s from the data's shape" in settled.skipped["ease"]
+
+
+def test_every_auto_candidate_has_its_place_in_the_order_of_trial():
+    """A model missing from CHEAP_FIRST would be tried after the blend, whatever its cost: the
+    selection budget would then drop it first (time_ease once was, on ML-latest-small)."""
+    names = candidates.candidate_names("auto")
+    assert sorted(names) == sorted(candidates.CHEAP_FIRST), set(names) ^ set(candidates.CHEAP_FIRST)
+    order = sorted(names, key=candidates.CHEAP_FIRST.get)
+    assert order[-1] == "blend" and order.index("time_ease") < order.index("lightfm")
