@@ -13,15 +13,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 from starlette.types import Receive, Scope
 
-from nbrec.constants import DEFAULT_K
-from nbrec.serving.schemas import (
-    MAX_BODY_BYTES,
-    MAX_ID_LENGTH,
-    MAX_INT_ID,
-    MAX_K,
-    PATTERN_MESSAGE,
-    RecommendRequest,
-)
+from nbrec.serving.schemas import MAX_BODY_BYTES, PATTERN_MESSAGE
 
 
 class HTTPError(Exception):
@@ -122,10 +114,6 @@ async def read_body(scope: Scope, receive: Receive) -> bytes:
 def parse(model: type[BaseModel], body: bytes) -> Any:
     if not body:
         raise HTTPError(400, f"empty body: send a JSON object with the fields of {model.__name__}")
-    if model is RecommendRequest:
-        found = _common_recommend(body)
-        if found is not None:
-            return found
     try:
         found = model.model_validate_json(body)
     except ValidationError as exc:
@@ -135,48 +123,6 @@ def parse(model: type[BaseModel], body: bytes) -> Any:
     if _maybe_repeated_key(body, found):
         _refuse_duplicate_keys(body)
     return found
-
-
-_RECOMMEND_KEYS = frozenset(("user_id", "k"))
-_validate_recommend = RecommendRequest.__pydantic_validator__.validate_python
-
-
-def _plain_id(text: str) -> bool:
-    """Printable ASCII, not only spaces: a subset of what ``ID_PATTERN`` accepts."""
-    return (
-        0 < len(text) <= MAX_ID_LENGTH
-        and text.isascii()
-        and text.isprintable()
-        and not text.isspace()
-    )
-
-
-def _common_recommend(body: bytes) -> RecommendRequest | None:
-    """Most bodies are ``{"user_id": <plain text or integer>, "k": <integer>}``: when this one
-    is (checked by hand after orjson, every key once) it is validated as a Python dict, cheaper
-    than pydantic's JSON parser; anything else, valid or not, returns None and takes the full
-    way, whose answers and error messages are the same as before."""
-    try:
-        found = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    if type(found) is not dict or not found.keys() <= _RECOMMEND_KEYS:
-        return None
-    user, k = found.get("user_id"), found.get("k", DEFAULT_K)
-    if type(k) is not int or not 1 <= k <= MAX_K:
-        return None
-    if type(user) is int:
-        if abs(user) > MAX_INT_ID:
-            return None
-    elif type(user) is not str or not _plain_id(user):
-        return None
-    # A repeated key (orjson keeps the last) or a space after a quote: the full way decides.
-    if _QUOTE_SPACE(body) is not None or body.count(b'":') != len(found):
-        return None
-    try:
-        return _validate_recommend(found)
-    except ValidationError:
-        return None
 
 
 # Every key of a JSON text ends with its closing quote, optional spaces and a colon. In a body
