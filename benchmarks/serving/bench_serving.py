@@ -328,7 +328,8 @@ def write_results(args, rows, micro) -> None:
         "# Serving benchmark results", "",
         f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- command: `.venv/bin/python benchmarks/serving/bench_serving.py --duration {args.duration:g} "
-        f"--connections {args.connections} --rounds {args.rounds}`",
+        f"--connections {args.connections} --rounds {args.rounds}"
+        f"{' --no-bare-bentoml-modes' if args.no_bare_bentoml_modes else ''}`",
         f"- machine: {machine()}",
         f"- load generator: wrk, 1 thread, {args.connections} connections, loopback, "
         f"{args.duration:g} s per run after a 2 s warm-up; POST bodies cycle over the "
