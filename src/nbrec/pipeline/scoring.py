@@ -9,6 +9,8 @@ Nothing here is home-made distribution: the task runner is Prefect's.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from nbrec.models import Recommender
@@ -39,8 +41,6 @@ def score_all(
 ) -> RankedTable:  # fmt: skip
     """Every user's top-``depth`` in one pass over shards, on ``workers`` threads (numpy
     releases the GIL): what the training flow's scoring tasks compute, without Prefect."""
-    from concurrent.futures import ThreadPoolExecutor
-
     parts_of = shards(np.arange(len(model.user_ids_)), shard_size)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         done = pool.map(lambda rows: score_rows(model, rows, depth), parts_of)
