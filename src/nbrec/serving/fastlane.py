@@ -20,8 +20,8 @@ doing itself what BentoML's layers would have done for them:
   task, a future and a timer each; an overdue request is cancelled and answered 504 with
   BentoML's message (nbrec's handler counts and logs it, as before).
 
-And the answer leaves in one system call (head and body together, ``nbrec.serving.onewrite``)
-instead of uvicorn's two.
+nbrec's handlers write their answers through ``nbrec.serving.direct`` (one write, h11's
+serialising skipped when the exchange allows it).
 
 It is installed only if every layer it would skip is one of those known above; anything else
 (CORS, a concurrency limit, another metrics middleware) keeps the normal way for everything.
@@ -39,8 +39,8 @@ import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from nbrec.serving.bentoml_metrics import BentoMLMetrics
+from nbrec.serving.direct import respond
 from nbrec.serving.http import KNOWN_PATHS
-from nbrec.serving.onewrite import joined_writes
 
 logger = logging.getLogger("nbrec.serving")
 
@@ -127,7 +127,6 @@ class FastLane:
         if task is not None:
             deadlines.enter(task)
         status = 0
-        joined = joined_writes(send)  # head and body in one system call (nbrec.serving.onewrite)
         try:
             status = await handler(scope, receive, send)
         except asyncio.CancelledError:
@@ -135,13 +134,8 @@ class FastLane:
                 raise
             task = None
             status = 504  # BentoML's answer to a request over traffic.timeout
-            await send({"type": "http.response.start", "status": 504, "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", b"%d" % len(self.timeout_body))]})  # fmt: skip
-            await send({"type": "http.response.body", "body": self.timeout_body})
+            await respond(send, 504, [(b"content-type", b"application/json")], self.timeout_body)
         finally:
-            if joined is not None:
-                joined.close_out()
             if task is not None:
                 deadlines.leave(task)
             if metrics is not None:

@@ -26,6 +26,7 @@ from nbrec.events.journal import JournalUnavailable
 from nbrec.serving.admin import ADMIN_PATHS, admin_routes
 from nbrec.serving.apidocs import docs_routes
 from nbrec.serving.body import BodyDeadline, HTTPError, parse, user_of
+from nbrec.serving.direct import respond
 from nbrec.serving.loaded_version import InvalidFilter
 from nbrec.serving.schemas import FeedbackRequest, RecommendRequest, SimilarItemsRequest
 from nbrec.serving.service import NotFound, NotReady, RecommendationService, new_request_id
@@ -33,6 +34,7 @@ from nbrec.settings import get_settings
 
 logger = logging.getLogger("nbrec.serving")
 JSON = "application/json"
+JSON_TYPE = (b"content-type", b"application/json")
 HTML = "text/html; charset=utf-8"
 NO_DASHBOARD = (
     "<!doctype html><html lang='en'><head><meta charset='utf-8'><meta http-equiv='refresh' "
@@ -175,19 +177,8 @@ class ServingApp:
                 payload["model_version"] = service.live_version if service else None
                 if service is not None:
                     service.log_error(path, status, request_id, user_of(body), payload["error"])
-            data = orjson.dumps(payload)
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": status,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", b"%d" % len(data)),
-                        *headers,
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": data})
+            # Written directly when the exchange allows it (nbrec.serving.direct), else via send.
+            await respond(send, status, [JSON_TYPE, *headers], orjson.dumps(payload))
             if service is not None:
                 m = service.metrics
                 m.child(m.requests, path, str(status)).inc()
