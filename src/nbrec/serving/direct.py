@@ -31,7 +31,13 @@ try:  # uvicorn's HTTP/1.1 implementation on h11 (the one BentoML's workers run 
     from uvicorn.protocols.http.h11_impl import RequestResponseCycle as _H11Cycle
     from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 except ImportError:  # pragma: no cover - another server
-    h11 = _H11Cycle = None
+    h11 = _H11Cycle = STATUS_PHRASES = None
+
+_STATUS_LINES = {
+    status: b"HTTP/1.1 %d %s\r\n" % (status, phrase)
+    for status, phrase in (STATUS_PHRASES or {}).items()
+}
+_defaults: list = [None, b""]  # uvicorn's default headers last seen, and their bytes
 
 DIRECT = (
     _H11Cycle is not None
@@ -68,7 +74,7 @@ def _plain(cycle: Any, status: int) -> bool:
         and not conn._cstate.pending_switch_proposals
         and CLOSE_HEADER not in cycle.scope["headers"]
         and cycle.scope["method"] != "HEAD"
-        and status in STATUS_PHRASES
+        and status in _STATUS_LINES
     )
 
 
@@ -83,11 +89,12 @@ def _write(cycle: Any, status: int, headers: list[tuple[bytes, bytes]], body: by
             '%s - "%s %s HTTP/%s" %d', get_client_addr(scope), scope["method"],
             get_path_with_query_string(scope), scope["http_version"], status,
         )  # fmt: skip
-    lines = [b"HTTP/1.1 %d %s\r\n" % (status, STATUS_PHRASES[status])]
-    lines += [b"%s: %s\r\n" % pair for pair in cycle.default_headers]
-    lines += [b"%s: %s\r\n" % pair for pair in headers]
-    lines.append(b"content-length: %d\r\n\r\n" % len(body))
-    lines.append(body)
+    head = _STATUS_LINES[status]
+    defaults = cycle.default_headers  # a new list from uvicorn every second (its date header)
+    if defaults is not _defaults[0]:
+        _defaults[:] = [defaults, b"".join(b"%s: %s\r\n" % pair for pair in defaults)]
+    own = b"".join(b"%s: %s\r\n" % pair for pair in headers)
+    data = b"%s%s%scontent-length: %d\r\n\r\n%s" % (head, _defaults[1], own, len(body), body)
     conn = cycle.conn
     state = conn._cstate
     before = dict(state.states)
@@ -97,7 +104,7 @@ def _write(cycle: Any, status: int, headers: list[tuple[bytes, bytes]], body: by
     conn.client_is_waiting_for_100_continue = False
     cycle.response_complete = True
     cycle.message_event.set()
-    cycle.transport.write(b"".join(lines))
+    cycle.transport.write(data)
     if conn.our_state is h11.MUST_CLOSE or not cycle.keep_alive:
         conn.send(h11.ConnectionClosed())
         cycle.transport.close()

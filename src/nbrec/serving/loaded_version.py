@@ -7,7 +7,7 @@ service answers from when the store is unreachable.
 
 from __future__ import annotations
 
-import math
+from math import isfinite
 from typing import Any
 
 import numpy as np
@@ -127,13 +127,19 @@ def pick(
     snap: LoadedVersion | None,
 ) -> tuple[list[str], list[float | None]]:
     """The first ``k`` items of ``ranked`` not blocked and passing the filters; NaN -> None."""
+    ranked_items, ranked_scores = ranked
+    head = ranked_items[:k]
+    if not filters and len(ranked_items) == len(ranked_scores) and blocked.isdisjoint(head):
+        # The common case: the list's first k items themselves.
+        finite = [s if s is not None and isfinite(s) else None for s in ranked_scores[:k]]
+        return list(head), finite
     items: list[str] = []
     scores: list[float | None] = []
-    for item, score in zip(*ranked, strict=True):
+    for item, score in zip(ranked_items, ranked_scores, strict=True):
         if item in blocked or (filters and not snap.accepts(item, filters)):
             continue
         items.append(item)
-        scores.append(score if score is not None and math.isfinite(score) else None)
+        scores.append(score if score is not None and isfinite(score) else None)
         if len(items) == k:
             break
     return items, scores
