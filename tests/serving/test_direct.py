@@ -95,6 +95,12 @@ def test_the_direct_way_is_available_with_the_installed_uvicorn_and_h11():
     assert direct.DIRECT
 
 
+@pytest.mark.parametrize("name", ["_respond_to_state_changes", "start_next_cycle"])
+def test_an_h11_without_what_it_relies_on_is_not_used(monkeypatch, name):
+    monkeypatch.delattr(h11.Connection, name)
+    assert not direct._works()
+
+
 @pytest.mark.parametrize(
     ("status", "headers"),
     [(200, []), (422, []), (503, [(b"retry-after", b"1")]), (504, [])],

@@ -15,8 +15,8 @@ well-formed, plus uvicorn's defaults (``date``). Anything else (another server, 
 ``Connection: close`` request, a client gone) takes uvicorn's ``send`` unchanged.
 
 It relies on uvicorn's ``RequestResponseCycle`` and on two names inside ``h11.Connection``
-(``_cstate``, ``_respond_to_state_changes``); if either is missing, every answer takes the
-normal way (``DIRECT`` is False). tests/serving/test_direct.py checks the bytes are the ones
+(``_cstate``, ``_respond_to_state_changes``), checked once at import on a throwaway
+connection: if they no longer work, every answer takes the normal way (``DIRECT`` is False). tests/serving/test_direct.py checks the bytes are the ones
 uvicorn writes, byte for byte, and the connection's life afterwards.
 """
 
@@ -39,11 +39,36 @@ _STATUS_LINES = {
 }
 _defaults: list = [None, b""]  # uvicorn's default headers last seen, and their bytes
 
-DIRECT = (
-    _H11Cycle is not None
-    and hasattr(h11.Connection(h11.SERVER), "_cstate")
-    and hasattr(h11.Connection, "_respond_to_state_changes")
-)
+
+def _advance(conn: Any) -> None:
+    """Move h11's state machine as sending a ``Response`` and an ``EndOfMessage`` would."""
+    state = conn._cstate
+    before = dict(state.states)
+    state.process_event(h11.SERVER, h11.Response)  # SEND_RESPONSE -> SEND_BODY
+    state.process_event(h11.SERVER, h11.EndOfMessage)  # -> DONE (MUST_CLOSE if not kept alive)
+    conn._respond_to_state_changes(before)
+    conn.client_is_waiting_for_100_continue = False
+
+
+def _works() -> bool:
+    """True if the installed h11 still has what ``_advance`` and ``_plain`` use: a request and
+    an answer on a throwaway connection leave it ready for the next request."""
+    if _H11Cycle is None:
+        return False
+    try:
+        conn = h11.Connection(h11.SERVER)
+        conn.receive_data(b"POST / HTTP/1.1\r\nhost: t\r\ncontent-length: 0\r\n\r\n")
+        while conn.next_event() not in (h11.PAUSED, h11.NEED_DATA):
+            pass
+        ready = conn._cstate.keep_alive and not conn._cstate.pending_switch_proposals
+        _advance(conn)
+        conn.start_next_cycle()
+    except (AttributeError, TypeError, h11.ProtocolError):
+        return False
+    return bool(ready) and conn.our_state is h11.IDLE and conn.their_state is h11.IDLE
+
+
+DIRECT = _works()  # else every answer takes uvicorn's way
 
 
 async def respond(send: Any, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
@@ -96,12 +121,7 @@ def _write(cycle: Any, status: int, headers: list[tuple[bytes, bytes]], body: by
     own = b"".join(b"%s: %s\r\n" % pair for pair in headers)
     data = b"%s%s%scontent-length: %d\r\n\r\n%s" % (head, _defaults[1], own, len(body), body)
     conn = cycle.conn
-    state = conn._cstate
-    before = dict(state.states)
-    state.process_event(h11.SERVER, h11.Response)  # SEND_RESPONSE -> SEND_BODY
-    state.process_event(h11.SERVER, h11.EndOfMessage)  # -> DONE (MUST_CLOSE if not kept alive)
-    conn._respond_to_state_changes(before)
-    conn.client_is_waiting_for_100_continue = False
+    _advance(conn)
     cycle.response_complete = True
     cycle.message_event.set()
     cycle.transport.write(data)
