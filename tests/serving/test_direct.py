@@ -68,7 +68,8 @@ def app(status: int = 200, headers=(), indirect: bool = False):
     return answer
 
 
-async def _serve(asgi, data: bytes, protocol_out: list | None = None) -> Transport:
+def _connect(asgi, data: bytes) -> tuple[H11Protocol, Transport]:
+    """uvicorn's h11 protocol on a recording transport, ``data`` received (call in a loop)."""
     config = Config(app=asgi, lifespan="off", proxy_headers=False)
     config.load()
     state = ServerState()
@@ -77,17 +78,22 @@ async def _serve(asgi, data: bytes, protocol_out: list | None = None) -> Transpo
     transport = Transport()
     protocol.connection_made(transport)
     protocol.data_received(data)
+    return protocol, transport
+
+
+async def _serve(asgi, data: bytes, states_out: list | None = None) -> Transport:
+    protocol, transport = _connect(asgi, data)
     for _ in range(50):
         await asyncio.sleep(0)
-    if protocol_out is not None:
-        protocol_out.append((protocol.conn.our_state, protocol.conn.their_state))
+    if states_out is not None:
+        states_out.append((protocol.conn.our_state, protocol.conn.their_state))
     transport.closed_by_server = transport.closed  # before the client's side goes
     protocol.connection_lost(None)
     return transport
 
 
-def serve(asgi, data: bytes, protocol_out: list | None = None) -> Transport:
-    return asyncio.run(_serve(asgi, data, protocol_out))
+def serve(asgi, data: bytes, states_out: list | None = None) -> Transport:
+    return asyncio.run(_serve(asgi, data, states_out))
 
 
 def test_the_direct_way_is_available_with_the_installed_uvicorn_and_h11():
@@ -117,12 +123,12 @@ def test_the_bytes_are_uvicorns_in_one_write(status, headers):
 
 
 def test_pipelined_requests_each_get_their_answer_and_the_connection_stays_open():
-    protocols: list = []  # the h11 states after the answers
-    written = serve(app(), request() * 3, protocols)
+    states: list = []  # the h11 states after the answers
+    written = serve(app(), request() * 3, states)
     assert len(written.writes) == 3 and not written.closed_by_server
     assert all(w.startswith(b"HTTP/1.1 200 OK\r\n") and w.endswith(BODY) for w in written.writes)
     # ready for the next request, as after uvicorn's own answers
-    assert protocols == [(h11.IDLE, h11.IDLE)]
+    assert states == [(h11.IDLE, h11.IDLE)]
 
 
 @pytest.mark.parametrize(
@@ -154,12 +160,7 @@ def test_a_slow_reader_is_waited_for():
         await respond(send, 200, [JSON], BODY)
 
     async def run() -> Transport:
-        config = Config(app=answer, lifespan="off", proxy_headers=False)
-        config.load()
-        protocol = H11Protocol(config, ServerState(), {}, asyncio.get_running_loop())
-        transport = Transport()
-        protocol.connection_made(transport)
-        protocol.data_received(request())
+        _, transport = _connect(answer, request())
         await asyncio.sleep(0.001)
         assert transport.writes == []  # held while writing is paused
         await asyncio.sleep(0.05)

@@ -16,8 +16,9 @@ well-formed, plus uvicorn's defaults (``date``). Anything else (another server, 
 
 It relies on uvicorn's ``RequestResponseCycle`` and on two names inside ``h11.Connection``
 (``_cstate``, ``_respond_to_state_changes``), checked once at import on a throwaway
-connection: if they no longer work, every answer takes the normal way (``DIRECT`` is False). tests/serving/test_direct.py checks the bytes are the ones
-uvicorn writes, byte for byte, and the connection's life afterwards.
+connection: if they no longer work, every answer takes the normal way (``DIRECT`` is False).
+tests/serving/test_direct.py checks the bytes are the ones uvicorn writes, byte for byte, and
+the connection's life afterwards.
 """
 
 from __future__ import annotations

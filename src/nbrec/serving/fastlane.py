@@ -40,7 +40,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from nbrec.serving.bentoml_metrics import BentoMLMetrics
 from nbrec.serving.direct import respond
-from nbrec.serving.http import KNOWN_PATHS
+from nbrec.serving.http import JSON_TYPE, KNOWN_PATHS
 
 logger = logging.getLogger("nbrec.serving")
 
@@ -134,7 +134,7 @@ class FastLane:
                 raise
             task = None
             status = 504  # BentoML's answer to a request over traffic.timeout
-            await respond(send, 504, [(b"content-type", b"application/json")], self.timeout_body)
+            await respond(send, 504, [JSON_TYPE], self.timeout_body)
         finally:
             if task is not None:
                 deadlines.leave(task)
